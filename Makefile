@@ -1,0 +1,30 @@
+# One bootstrap for every target: a fresh clone needs nothing before `make validate` or `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SEED ?= 0
+
+.PHONY: validate test lint bench baseline clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[all,dev]'
+	touch $(STAMP)
+
+validate: $(STAMP)
+	$(PY) -m harness validate --seed $(SEED) --out reports
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check harness cases tests benchmarks
+	$(PY) -m ruff format --check harness cases tests benchmarks
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) reports/*.csv reports/*.html reports/*.json

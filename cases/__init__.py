@@ -1,0 +1,1 @@
+"""The case registry: one module per family, each case a decorated function."""

@@ -1,0 +1,27 @@
+"""Backends: one module each, all behind harness.backends.base.Backend."""
+
+from __future__ import annotations
+
+import importlib
+
+from harness.backends.base import Backend, Estimate, Problem, Unsupported
+
+# backend id -> "module:Class"; modules are imported only when the backend is used.
+BUILTIN: dict[str, str] = {
+    "inhouse": "harness.backends.inhouse:InHouse",
+    "inhouse-naive": "harness.backends.inhouse:InHouseNaive",
+    "torch": "harness.backends.torch_backend:Torch",
+    "jax": "harness.backends.jax_backend:Jax",
+    "fd": "harness.backends.fd:FiniteDifferences",
+    "mp": "harness.backends.mp:MpMath",
+}
+DEFAULT: tuple[str, ...] = ("inhouse", "inhouse-naive", "torch", "jax", "fd", "mp")
+
+
+def get(name: str) -> Backend:
+    """Instantiate backend `name` (raises KeyError for an unknown id)."""
+    module, cls = BUILTIN[name].split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+__all__ = ["BUILTIN", "DEFAULT", "Backend", "Estimate", "Problem", "Unsupported", "get"]

@@ -1,0 +1,147 @@
+"""The one small interface every backend implements, and the Problem it is handed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclass
+class Problem:
+    """A case bound to its inputs in one dtype, with the seeded probes that quantities use.
+
+    Conventions (every backend returns these shapes, as numpy arrays in ``dtype``):
+      value     the case's output, output-shaped
+      grad      J^T u, flat over the differentiable inputs concatenated in order (N,)
+      jvp       J v, output-shaped, for the flat tangent v (N,)
+      hvp       Hessian of s(x) = <u, f(x)> times the flat direction w (N,)
+      jacobian  (M, N), M = output size
+      hessian   (N, N) of s(x) = <u, f(x)>
+    where u is ``cotangent`` (output-shaped; 1 for a scalar output).
+    """
+
+    fn: Callable[..., Any]
+    args: dict[str, np.ndarray]
+    wrt: tuple[str, ...]
+    dtype: np.dtype
+    cotangent: np.ndarray
+    tangent: np.ndarray
+    direction: np.ndarray
+    out_shape: tuple[int, ...] = ()
+    shapes: dict[str, tuple[int, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shapes = {n: tuple(np.shape(a)) for n, a in self.args.items()}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.args)
+
+    @property
+    def n(self) -> int:
+        return sum(int(np.prod(self.shapes[n], dtype=int)) for n in self.wrt)
+
+    @property
+    def m(self) -> int:
+        return int(np.prod(self.out_shape, dtype=int))
+
+    def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """A flat vector over the differentiable inputs, as one array per input."""
+        out, i = {}, 0
+        for name in self.wrt:
+            k = int(np.prod(self.shapes[name], dtype=int))
+            out[name] = np.asarray(flat[i : i + k]).reshape(self.shapes[name])
+            i += k
+        return out
+
+    def flatten(self, parts: Mapping[str, Any]) -> np.ndarray:
+        """One array per differentiable input, concatenated flat (inverse of split)."""
+        return np.concatenate([np.ravel(np.asarray(parts[n])) for n in self.wrt])
+
+    def call(self, xp: Any, values: Mapping[str, Any]) -> Any:
+        """Run the case with `values` (backend arrays) in argument order."""
+        return self.fn(xp, *(values[n] for n in self.names))
+
+    def label(self, flat_index: int) -> str:
+        """A readable name for a flat index into the differentiable inputs, e.g. ``x[1,2]``."""
+        i = flat_index
+        for name in self.wrt:
+            k = int(np.prod(self.shapes[name], dtype=int))
+            if i < k:
+                if not self.shapes[name]:
+                    return name
+                idx = np.unravel_index(i, self.shapes[name])
+                return f"{name}[{','.join(str(int(j)) for j in idx)}]"
+            i -= k
+        raise IndexError(flat_index)
+
+
+@dataclass
+class Estimate:
+    """A result with a per-element error estimate (what an oracle such as fd returns)."""
+
+    value: np.ndarray
+    error: np.ndarray
+
+
+class Unsupported(Exception):
+    """The backend does not compute this quantity for this case (reported as skipped)."""
+
+
+class Backend:
+    """What a backend provides. Implement ``value`` and ``grad`` at least.
+
+    The defaults derive ``jacobian`` from ``jvp`` and ``hessian`` from ``hvp`` column by column;
+    ``jvp`` and ``hvp`` raise Unsupported unless overridden. A quantity that raises
+    Unsupported is reported ``skipped`` with the message as the reason.
+    """
+
+    name: ClassVar[str] = "?"
+    #: pip requirement that provides the framework, shown when it is missing
+    install: ClassVar[str | None] = None
+
+    def available(self) -> str | None:
+        """None when usable, else one sentence saying why not and how to fix it."""
+        return None
+
+    def value(self, p: Problem) -> np.ndarray | Estimate:
+        raise NotImplementedError
+
+    def grad(self, p: Problem) -> np.ndarray | Estimate:
+        raise NotImplementedError
+
+    def jvp(self, p: Problem) -> np.ndarray | Estimate:
+        raise Unsupported(f"{self.name} does not compute jvp")
+
+    def hvp(self, p: Problem) -> np.ndarray | Estimate:
+        raise Unsupported(f"{self.name} does not compute hvp")
+
+    def jacobian(self, p: Problem) -> np.ndarray | Estimate:
+        cols = [self.jvp(_with(p, tangent=e)) for e in np.eye(p.n, dtype=p.dtype)]
+        return _stack(cols, lambda c: np.ravel(c), axis=1)
+
+    def hessian(self, p: Problem) -> np.ndarray | Estimate:
+        cols = [self.hvp(_with(p, direction=e)) for e in np.eye(p.n, dtype=p.dtype)]
+        return _stack(cols, np.ravel, axis=1)
+
+    def compute(self, quantity: str, p: Problem) -> np.ndarray | Estimate:
+        return getattr(self, quantity)(p)
+
+
+def _with(p: Problem, **changes: Any) -> Problem:
+    q = Problem(p.fn, p.args, p.wrt, p.dtype, p.cotangent, p.tangent, p.direction, p.out_shape)
+    for k, v in changes.items():
+        setattr(q, k, v)
+    return q
+
+
+def _stack(cols: list, f: Callable, axis: int) -> np.ndarray | Estimate:
+    if cols and isinstance(cols[0], Estimate):
+        return Estimate(
+            np.stack([f(c.value) for c in cols], axis=axis),
+            np.stack([f(c.error) for c in cols], axis=axis),
+        )
+    return np.stack([f(c) for c in cols], axis=axis)

@@ -1,0 +1,161 @@
+"""mpmath at 50 significant digits, for cases with one scalar input: a ground truth no float
+framework shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.backends.base import Backend, Problem, Unsupported
+
+DIGITS = 50
+
+
+class MpNamespace:
+    """The vocabulary on mpmath numbers (object arrays of mpf for array-valued steps)."""
+
+    def __init__(self, mp: Any) -> None:
+        self.mp = mp
+        for name in ("exp", "log", "sqrt", "sin", "cos", "tanh"):
+            setattr(self, name, np.frompyfunc(getattr(mp, name), 1, 1))
+        self._abs = np.frompyfunc(abs, 1, 1)
+
+    def asarray(self, a: Any) -> Any:
+        return np.frompyfunc(self.mp.mpf, 1, 1)(np.asarray(a, dtype=object))
+
+    def add(self, a, b):
+        return a + b
+
+    def subtract(self, a, b):
+        return a - b
+
+    def multiply(self, a, b):
+        return a * b
+
+    def divide(self, a, b):
+        return a / b
+
+    def negative(self, a):
+        return -a
+
+    def pow(self, a, b):
+        return a**b
+
+    def abs(self, a):
+        return self._abs(a)
+
+    def sigmoid(self, a):
+        return 1 / (1 + self.exp(-a))
+
+    def relu(self, a):
+        return self.maximum(a, 0)
+
+    def maximum(self, a, b):
+        return np.where(np.asarray(a >= b, dtype=bool), a, b)
+
+    def minimum(self, a, b):
+        return np.where(np.asarray(a <= b, dtype=bool), a, b)
+
+    def where(self, mask, a, b):
+        return np.where(np.asarray(mask, dtype=bool), a, b)
+
+    def matmul(self, a, b):
+        return np.dot(a, b)
+
+    def sum(self, a, axis=None, keepdims=False):
+        return np.sum(np.asarray(a, dtype=object), axis=axis, keepdims=keepdims)
+
+    def mean(self, a, axis=None, keepdims=False):
+        a = np.asarray(a, dtype=object)
+        n = a.size if axis is None else np.prod([a.shape[i] for i in np.atleast_1d(axis)])
+        return self.sum(a, axis, keepdims) / int(n)
+
+    def max(self, a, axis=None, keepdims=False):
+        return np.max(np.asarray(a, dtype=object), axis=axis, keepdims=keepdims)
+
+    def reshape(self, a, shape):
+        return np.reshape(np.asarray(a, dtype=object), shape)
+
+    def transpose(self, a, axes=None):
+        return np.transpose(np.asarray(a, dtype=object), axes)
+
+    def take(self, a, indices, axis=None):
+        return np.take(np.asarray(a, dtype=object), np.asarray(indices), axis=axis)
+
+    def concatenate(self, arrays, axis=0):
+        return np.concatenate([np.asarray(a, dtype=object) for a in arrays], axis=axis)
+
+    def logsumexp(self, a, axis=None, keepdims=False):
+        m = self.max(a, axis=axis, keepdims=True)
+        out = self.log(self.sum(self.exp(a - m), axis=axis, keepdims=True)) + m
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    def log_softmax(self, a, axis=-1):
+        return a - self.logsumexp(a, axis=axis, keepdims=True)
+
+    def softmax(self, a, axis=-1):
+        e = self.exp(a - self.max(a, axis=axis, keepdims=True))
+        return e / self.sum(e, axis=axis, keepdims=True)
+
+    def cross_entropy(self, logits, labels):
+        lp = self.log_softmax(logits, axis=-1)
+        lab = np.asarray(labels)
+        return -self.mean(np.take_along_axis(lp, lab[..., None], axis=-1)[..., 0])
+
+
+class MpMath(Backend):
+    """Derivatives by mpmath.diff at DIGITS significant digits; scalar-input cases only."""
+
+    name = "mp"
+
+    def _setup(self, p: Problem) -> tuple[Any, Any]:
+        if p.n != 1 or len(p.args) != 1:
+            raise Unsupported("mp handles cases with one scalar input only")
+        import mpmath
+
+        ctx = mpmath.mp.clone()
+        ctx.dps = DIGITS
+        xp = MpNamespace(ctx)
+        name = p.wrt[0]
+        u = xp.asarray(p.cotangent)
+        x0 = ctx.mpf(float(p.flatten(p.args)[0]))
+
+        def f(x: Any) -> Any:
+            return np.asarray(p.call(xp, {name: x}), dtype=object)
+
+        def s(x: Any) -> Any:
+            return np.sum(f(x) * u)
+
+        return ctx, (f, s, x0)
+
+    def _out(self, a: Any, p: Problem) -> np.ndarray:
+        return np.asarray(np.vectorize(float, otypes=[float])(a), dtype=p.dtype)
+
+    def value(self, p: Problem) -> np.ndarray:
+        _, (f, _, x0) = self._setup(p)
+        return self._out(f(x0), p).reshape(p.out_shape)
+
+    def grad(self, p: Problem) -> np.ndarray:
+        ctx, (_, s, x0) = self._setup(p)
+        return self._out([ctx.diff(s, x0)], p)
+
+    def _component_diffs(self, p: Problem) -> np.ndarray:
+        ctx, (f, _, x0) = self._setup(p)
+        m = max(p.m, 1)
+        return np.array([ctx.diff(lambda x, i=i: np.ravel(f(x))[i], x0) for i in range(m)])
+
+    def jvp(self, p: Problem) -> np.ndarray:
+        d = self._component_diffs(p) * p.tangent[0]
+        return self._out(d, p).reshape(p.out_shape)
+
+    def jacobian(self, p: Problem) -> np.ndarray:
+        return self._out(self._component_diffs(p), p).reshape(p.m, 1)
+
+    def hvp(self, p: Problem) -> np.ndarray:
+        ctx, (_, s, x0) = self._setup(p)
+        return self._out([ctx.diff(s, x0, 2) * ctx.mpf(float(p.direction[0]))], p)
+
+    def hessian(self, p: Problem) -> np.ndarray:
+        ctx, (_, s, x0) = self._setup(p)
+        return self._out([[ctx.diff(s, x0, 2)]], p)

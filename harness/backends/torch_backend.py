@@ -1,0 +1,198 @@
+"""PyTorch autograd (torch.func) behind the Backend interface."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.backends.base import Backend, Problem
+
+
+class TorchNamespace:
+    """The vocabulary on torch tensors of one dtype."""
+
+    def __init__(self, torch: Any, dtype: Any) -> None:
+        self.t = torch
+        self.dtype = dtype
+        self.F = torch.nn.functional
+
+    def asarray(self, a: Any) -> Any:
+        return self.t.as_tensor(np.asarray(a), dtype=self.dtype)
+
+    def _t(self, a: Any) -> Any:
+        return a if isinstance(a, self.t.Tensor) else self.asarray(a)
+
+    def add(self, a, b):
+        return a + b
+
+    def subtract(self, a, b):
+        return a - b
+
+    def multiply(self, a, b):
+        return a * b
+
+    def divide(self, a, b):
+        return a / b
+
+    def negative(self, a):
+        return -a
+
+    def pow(self, a, b):
+        return a**b
+
+    def exp(self, a):
+        return self.t.exp(a)
+
+    def log(self, a):
+        return self.t.log(a)
+
+    def sqrt(self, a):
+        return self.t.sqrt(a)
+
+    def sin(self, a):
+        return self.t.sin(a)
+
+    def cos(self, a):
+        return self.t.cos(a)
+
+    def tanh(self, a):
+        return self.t.tanh(a)
+
+    def sigmoid(self, a):
+        return self.t.sigmoid(a)
+
+    def relu(self, a):
+        return self.t.relu(a)
+
+    def abs(self, a):
+        return self.t.abs(a)
+
+    def maximum(self, a, b):
+        return self.t.maximum(self._t(a), self._t(b))
+
+    def minimum(self, a, b):
+        return self.t.minimum(self._t(a), self._t(b))
+
+    def where(self, mask, a, b):
+        return self.t.where(self.t.as_tensor(mask), self._t(a), self._t(b))
+
+    def matmul(self, a, b):
+        return self.t.matmul(a, b)
+
+    def _dims(self, a, axis):
+        return tuple(range(a.ndim)) if axis is None else axis
+
+    def sum(self, a, axis=None, keepdims=False):
+        return self.t.sum(a, dim=self._dims(a, axis), keepdim=keepdims)
+
+    def mean(self, a, axis=None, keepdims=False):
+        return self.t.mean(a, dim=self._dims(a, axis), keepdim=keepdims)
+
+    def max(self, a, axis=None, keepdims=False):
+        return self.t.amax(a, dim=self._dims(a, axis), keepdim=keepdims)
+
+    def reshape(self, a, shape):
+        return self.t.reshape(a, shape)
+
+    def transpose(self, a, axes=None):
+        return a.permute(*(axes if axes is not None else reversed(range(a.ndim))))
+
+    def take(self, a, indices, axis=None):
+        idx = self.t.as_tensor(np.asarray(indices), dtype=self.t.long)
+        if axis is None:
+            return self.t.take(a, idx)
+        axis = axis % a.ndim
+        out = self.t.index_select(a, axis, idx.reshape(-1))
+        return out.reshape(a.shape[:axis] + idx.shape + a.shape[axis + 1 :])
+
+    def concatenate(self, arrays, axis=0):
+        return self.t.cat(list(arrays), dim=axis)
+
+    def softmax(self, a, axis=-1):
+        return self.t.softmax(a, dim=axis)
+
+    def log_softmax(self, a, axis=-1):
+        return self.t.log_softmax(a, dim=axis)
+
+    def logsumexp(self, a, axis=None, keepdims=False):
+        return self.t.logsumexp(a, dim=self._dims(a, axis), keepdim=keepdims)
+
+    def cross_entropy(self, logits, labels):
+        return self.F.cross_entropy(logits, self.t.as_tensor(np.asarray(labels)).long())
+
+
+class Torch(Backend):
+    """PyTorch eager autograd through torch.func (vjp, jvp, forward-over-reverse hvp)."""
+
+    name = "torch"
+    install = "pip install -c constraints.txt '.[torch]'"
+
+    def __init__(self) -> None:
+        self._torch: Any = None
+
+    def available(self) -> str | None:
+        try:
+            import torch
+        except ImportError:
+            return f"torch is not installed; install it with: {self.install}"
+        self._torch = torch
+        return None
+
+    # -- helpers -------------------------------------------------------------------------
+    def _setup(self, p: Problem) -> tuple[Any, Any, Any, Any]:
+        torch = self._torch or __import__("torch")
+        self._torch = torch
+        dt = {np.dtype("float64"): torch.float64, np.dtype("float32"): torch.float32}[p.dtype]
+        xp = TorchNamespace(torch, dt)
+        consts = {n: torch.as_tensor(a) for n, a in p.args.items() if n not in p.wrt}
+        x0 = torch.as_tensor(p.flatten(p.args), dtype=dt)
+
+        def f(xflat: Any) -> Any:
+            vals, i = dict(consts), 0
+            for n in p.wrt:
+                k = int(np.prod(p.shapes[n], dtype=int))
+                vals[n] = xflat[i : i + k].reshape(p.shapes[n])
+                i += k
+            return p.call(xp, vals)
+
+        return torch, xp, f, x0
+
+    def _np(self, t: Any) -> np.ndarray:
+        return t.detach().cpu().numpy()
+
+    def _s(self, torch: Any, f: Any, p: Problem, dt: Any) -> Any:
+        u = torch.as_tensor(p.cotangent, dtype=dt)
+        return lambda x: torch.sum(f(x) * u)
+
+    # -- quantities ----------------------------------------------------------------------
+    def value(self, p: Problem) -> np.ndarray:
+        torch, _, f, x0 = self._setup(p)
+        with torch.no_grad():
+            return self._np(f(x0))
+
+    def grad(self, p: Problem) -> np.ndarray:
+        torch, _, f, x0 = self._setup(p)
+        out, vjp = torch.func.vjp(f, x0)
+        (g,) = vjp(torch.as_tensor(p.cotangent, dtype=x0.dtype).reshape(out.shape))
+        return self._np(g)
+
+    def jvp(self, p: Problem) -> np.ndarray:
+        torch, _, f, x0 = self._setup(p)
+        _, t = torch.func.jvp(f, (x0,), (torch.as_tensor(p.tangent, dtype=x0.dtype),))
+        return self._np(t)
+
+    def hvp(self, p: Problem) -> np.ndarray:
+        torch, _, f, x0 = self._setup(p)
+        s = self._s(torch, f, p, x0.dtype)
+        w = torch.as_tensor(p.direction, dtype=x0.dtype)
+        _, hv = torch.func.jvp(torch.func.grad(s), (x0,), (w,))
+        return self._np(hv)
+
+    def jacobian(self, p: Problem) -> np.ndarray:
+        torch, _, f, x0 = self._setup(p)
+        return self._np(torch.func.jacrev(f)(x0)).reshape(p.m, p.n)
+
+    def hessian(self, p: Problem) -> np.ndarray:
+        torch, _, f, x0 = self._setup(p)
+        return self._np(torch.func.hessian(self._s(torch, f, p, x0.dtype))(x0))

@@ -1,0 +1,202 @@
+"""Command line: `python -m harness list | validate`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness import __version__
+from harness import backends as backend_registry
+from harness.registry import DTYPES, QUANTITIES, Case, load_cases, select
+
+UNEXPECTED = ("fail", "error", "unexpected_pass")
+
+
+class UsageError(Exception):
+    """A mistake on the command line: one sentence, exit status 2."""
+
+
+def _split(values: Sequence[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _check(kind: str, given: list[str], valid: Sequence[str]) -> list[str]:
+    unknown = [g for g in given if g not in valid]
+    if unknown:
+        raise UsageError(
+            f"unknown {kind} {', '.join(map(repr, unknown))}; valid choices: {', '.join(valid)}"
+        )
+    return given
+
+
+def _select_cases(args: argparse.Namespace) -> list[Case]:
+    patterns = _split(args.cases)
+    chosen = select(patterns, _split(args.family), _split(args.tag))
+    if not chosen:
+        names = ", ".join(load_cases())
+        what = f"--cases {' '.join(patterns)}" if patterns else "the filters given"
+        raise UsageError(f"no case matches {what}; known cases: {names}")
+    return chosen
+
+
+def _versions() -> dict[str, str]:
+    out = {"harness": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "scipy", "pandas", "torch", "jax", "mpmath"):
+        try:
+            out[pkg] = importlib_metadata.version(pkg)
+        except importlib_metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = [
+        dict(
+            name=c.name,
+            family=c.family,
+            quantities=" ".join(c.quantities),
+            dtypes=" ".join(c.dtypes),
+            tags=" ".join(sorted(c.tags)),
+            doc=c.doc,
+        )
+        for c in _select_cases(args)
+    ]
+    df = pd.DataFrame(rows)
+    if args.format == "csv":
+        sys.stdout.write(df.to_csv(index=False, lineterminator="\n"))
+    else:
+        with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+            print(df.to_string(index=False))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.report.csv import write_csv
+    from harness.report.html import write_html
+    from harness.runner import Runner
+
+    cases = _select_cases(args)
+    names = _split(args.backends) or list(backend_registry.DEFAULT)
+    _check("backend", names, list(backend_registry.BUILTIN))
+    dtypes = _check("dtype", _split(args.dtypes) or list(DTYPES), DTYPES)
+    quantities = _check("quantity", _split(args.quantities) or list(QUANTITIES), QUANTITIES)
+    out = Path(args.out)
+    _check_writable(out)
+
+    started = time.time()
+    runner = Runner(names, seed=args.seed, cotangent=args.cotangent)
+    bar = _progress(len(cases))
+    result = runner.run(cases, dtypes, quantities, progress=lambda c: bar.update(1))
+    bar.close()
+    meta: dict[str, Any] = {
+        **{f"version.{k}": v for k, v in _versions().items()},
+        "platform": platform.platform(),
+        "seed": args.seed,
+        "dtypes": ",".join(dtypes),
+        "backends": ",".join(names),
+        "cotangent": args.cotangent,
+        "cases": len(cases),
+        "command": " ".join(["python -m harness", *sys.argv[1:]]),
+        "duration_s": round(time.time() - started, 2),
+    }
+    s, e = result.summary, result.elements
+    paths = [
+        write_csv(s, out / "summary.csv"),
+        write_csv(e, out / "elements.csv"),
+        write_html(s, e, meta, out / "report.html"),
+    ]
+    from harness.report.files import atomic_write
+
+    paths.append(atomic_write(out / "metadata.json", json.dumps(meta, indent=2) + "\n"))
+    print(terminal_summary(s))
+    for p in paths:
+        print(f"wrote {p}")
+    return 1 if s["verdict"].isin(UNEXPECTED).any() else 0
+
+
+def terminal_summary(summary: pd.DataFrame, worst: int = 10) -> str:
+    counts = summary["verdict"].value_counts()
+    line = ", ".join(f"{v} {n}" for v, n in counts.items())
+    lines = [f"{len(summary)} cells: {line}"]
+    bad = summary[summary["verdict"].isin(UNEXPECTED)]
+    if len(bad):
+        lines.append(f"unexpected ({len(bad)}), worst first:")
+        bad = bad.sort_values("max_rel_err", ascending=False, na_position="first")
+        for _, r in bad.head(worst).iterrows():
+            lines.append(
+                f"  {r['verdict']:<16} {r['case']}[{r['backend']}-{r['quantity']}-{r['dtype']}]"
+                f" blame={r['blame']}: {r['reason'][:160]}"
+            )
+    return "\n".join(lines)
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write reports to {out}: {e.strerror or e}") from None
+
+
+def _progress(total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="case", disable=not sys.stderr.isatty(), leave=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def selection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--cases", nargs="*", help="glob(s) over case names, e.g. 'softmax*'")
+        p.add_argument("--family", nargs="*", help="only these families")
+        p.add_argument("--tag", nargs="*", help="only cases with one of these tags")
+
+    p_list = sub.add_parser("list", help="print the registry as a table")
+    selection(p_list)
+    p_list.add_argument("--format", choices=("table", "csv"), default="table")
+    p_list.set_defaults(func=cmd_list)
+
+    p_val = sub.add_parser("validate", help="run the registry and write reports")
+    selection(p_val)
+    p_val.add_argument(
+        "--backends", nargs="*", help=f"default: {','.join(backend_registry.DEFAULT)}"
+    )
+    p_val.add_argument("--dtypes", nargs="*", help="float64,float32 (default both)")
+    p_val.add_argument("--quantities", nargs="*", help=f"default: {','.join(QUANTITIES)}")
+    p_val.add_argument("--seed", type=int, default=0)
+    p_val.add_argument("--out", default="reports")
+    p_val.add_argument(
+        "--cotangent",
+        choices=("random", "ones"),
+        default="random",
+        help="VJP cotangents: seeded random (default) or all ones",
+    )
+    p_val.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,126 @@
+"""Parametrized pytest runs over the registry.
+
+A test module named ``test_registry*.py`` gains one item per report row, with the report's id:
+``two_paths[inhouse-grad-float64]``. Each case is computed once per process (all its cells are
+judged together: blame needs every backend), and all its items run on one xdist worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness import backends as backend_registry
+from harness.registry import DTYPES, QUANTITIES, Case, select
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("harness", "autodiff validation registry")
+    g.addoption("--harness-cases", default="*", help="comma-separated globs over case names")
+    g.addoption("--harness-backends", default=",".join(backend_registry.DEFAULT))
+    g.addoption("--harness-dtypes", default=",".join(DTYPES))
+    g.addoption("--harness-seed", type=int, default=0)
+
+
+def _opt(config: pytest.Config, name: str) -> list[str]:
+    return [v for v in str(config.getoption(name)).split(",") if v]
+
+
+def cell_id(case: str, backend: str, quantity: str, dtype: str) -> str:
+    """The id shared by a pytest item and a report row."""
+    return f"{case}[{backend}-{quantity}-{dtype}]"
+
+
+class _Results:
+    """Per-process cache: case name -> {cell id: summary row}."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.by_case: dict[str, dict[str, dict[str, Any]]] = {}
+        self.runner: Any = None
+
+    def rows(self, case: Case) -> dict[str, dict[str, Any]]:
+        if case.name not in self.by_case:
+            from harness.runner import Runner, tidy
+
+            if self.runner is None:
+                self.runner = Runner(
+                    _opt(self.config, "--harness-backends"),
+                    seed=self.config.getoption("--harness-seed"),
+                )
+            rows, _ = self.runner.run_case(case, _opt(self.config, "--harness-dtypes"), QUANTITIES)
+            df = tidy(rows, self.runner.backends)
+            self.by_case[case.name] = {
+                cell_id(r["case"], r["backend"], r["quantity"], r["dtype"]): r
+                for r in df.to_dict("records")
+            }
+        return self.by_case[case.name]
+
+
+class CellItem(pytest.Item):
+    """One case × backend × quantity × dtype cell."""
+
+    def __init__(self, *, case: Case, cell: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.case = case
+        self.cell = cell
+        self.add_marker(pytest.mark.registry)
+        self.add_marker(pytest.mark.xdist_group(case.name))
+
+    def runtest(self) -> None:
+        results: _Results = self.config.stash[_RESULTS]
+        row = results.rows(self.case).get(self.cell)
+        if row is None:
+            pytest.skip("cell not computed (backend or quantity not selected)")
+        v = row["verdict"]
+        if v == "skipped":
+            pytest.skip(row["reason"])
+        if v == "expected_fail":
+            pytest.xfail(row["reason"])
+        if v not in ("pass", "vacuous"):
+            raise CellFailure(f"{v}: {row['reason']}")
+
+    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
+        if isinstance(excinfo.value, CellFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, self.cell
+
+
+class CellFailure(AssertionError):
+    """A registry cell whose verdict is unexpected."""
+
+
+_RESULTS = pytest.StashKey[_Results]()
+
+
+class RegistryModule(pytest.Module):
+    """A test module plus one item per registry cell."""
+
+    def collect(self) -> list[Any]:
+        items = list(super().collect())
+        cfg = self.config
+        backends = _opt(cfg, "--harness-backends")
+        dtypes = _opt(cfg, "--harness-dtypes")
+        for case in select(_opt(cfg, "--harness-cases")):
+            for d in [d for d in DTYPES if d in dtypes and d in case.dtypes]:
+                for q in [q for q in QUANTITIES if q in case.quantities]:
+                    for b in backends:
+                        if b == "mp" and d != "float64":
+                            continue
+                        cid = cell_id(case.name, b, q, d)
+                        items.append(CellItem.from_parent(self, name=cid, case=case, cell=cid))
+        return items
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_RESULTS] = _Results(config)
+
+
+def pytest_pycollect_makemodule(module_path: Any, parent: Any) -> Any:
+    if module_path.name.startswith("test_registry"):
+        return RegistryModule.from_parent(parent, path=module_path)
+    return None

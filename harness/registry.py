@@ -1,0 +1,245 @@
+"""Case dataclass, the @case decorator, input specs, declared discrepancies, and selection."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import pkgutil
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+QUANTITIES: tuple[str, ...] = ("value", "grad", "jvp", "hvp", "jacobian", "hessian")
+ORDER: dict[str, int] = {
+    "value": 0,
+    "grad": 1,
+    "jvp": 1,
+    "jacobian": 1,
+    "hvp": 2,
+    "hessian": 2,
+}
+DTYPES: tuple[str, ...] = ("float64", "float32")
+# Dense matrices are only formed up to this many elements; above it, only matrix-free quantities.
+DENSE_LIMIT = 64
+
+
+class RegistryError(ValueError):
+    """A registry entry is malformed; the message names the case."""
+
+
+@dataclass(frozen=True)
+class Input:
+    """How to draw one argument: a float array uniform in [low, high], or integer labels."""
+
+    shape: tuple[int, ...] = ()
+    low: float = -1.0
+    high: float = 1.0
+    kind: str = "float"  # "float" (differentiable) or "int" (constant labels in [0, high))
+    values: tuple[float, ...] | None = None  # fixed values instead of a random draw
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=int))
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        if self.values is not None:
+            return np.asarray(self.values, dtype=np.float64).reshape(self.shape)
+        if self.kind == "int":
+            return rng.integers(0, int(self.high), size=self.shape)
+        x = rng.uniform(self.low, self.high, size=self.shape)
+        # Exactly representable in float32, so float32 and float64 cells see the same inputs.
+        return np.asarray(x.astype(np.float32), dtype=np.float64)
+
+
+def scalar(low: float = -1.0, high: float = 1.0) -> Input:
+    """A float scalar drawn uniformly in [low, high]."""
+    return Input((), low, high)
+
+
+def array(*shape: int, low: float = -1.0, high: float = 1.0) -> Input:
+    """A float array of `shape` drawn uniformly in [low, high]."""
+    return Input(tuple(shape), low, high)
+
+
+def labels(*shape: int, classes: int) -> Input:
+    """Integer class labels in [0, classes): a constant, never differentiated."""
+    return Input(tuple(shape), 0, classes, kind="int")
+
+
+def fixed(*values: float, shape: tuple[int, ...] | None = None) -> Input:
+    """Fixed float values (e.g. an edge point such as 0 for relu)."""
+    shp = shape if shape is not None else (() if len(values) == 1 else (len(values),))
+    return Input(shp, kind="float", values=tuple(float(v) for v in values))
+
+
+@dataclass(frozen=True)
+class Expect:
+    """A declared discrepancy: these backends are expected to disagree on these quantities."""
+
+    backends: frozenset[str]
+    quantities: frozenset[str]
+    reason: str
+    dtypes: frozenset[str] = frozenset(DTYPES)
+
+    def covers(self, backend: str, quantity: str, dtype: str) -> bool:
+        return backend in self.backends and quantity in self.quantities and dtype in self.dtypes
+
+
+def expect(
+    backends: str | Iterable[str],
+    quantities: str | Iterable[str],
+    reason: str,
+    dtypes: Iterable[str] = DTYPES,
+) -> Expect:
+    """Declare an expected discrepancy (reported as expected_fail, or unexpected_pass)."""
+    b = {backends} if isinstance(backends, str) else set(backends)
+    q = {quantities} if isinstance(quantities, str) else set(quantities)
+    if not reason:
+        raise RegistryError("an expected discrepancy needs a reason")
+    return Expect(frozenset(b), frozenset(q), reason, frozenset(dtypes))
+
+
+NAIVE_REASON = "naive second-order backprop, seed problem 1b"
+
+
+@dataclass(frozen=True)
+class Composition:
+    """x -> y = g(x), z = h(x) -> l = f(y, z), written against the namespace, for diagnosis."""
+
+    g: Callable
+    h: Callable
+    f: Callable
+
+
+@dataclass(frozen=True)
+class Case:
+    """One registry entry: a function of arrays written once against the namespace `xp`."""
+
+    name: str
+    fn: Callable
+    family: str
+    inputs: Mapping[str, Input]
+    doc: str
+    tags: frozenset[str] = frozenset()
+    dtypes: tuple[str, ...] = DTYPES
+    quantities: tuple[str, ...] = QUANTITIES
+    expects: tuple[Expect, ...] = ()
+    tol: Mapping[str, float] = field(default_factory=dict)  # e.g. {"rtol": 1e-5, "reason": ...}
+    composition: Composition | None = None
+    naive_exact: bool = False  # the naive rule drops only terms that vanish here
+
+    def __post_init__(self) -> None:
+        where = f"case {self.name!r}"
+        if not self.doc:
+            raise RegistryError(f"{where} needs a one-line docstring with its math")
+        if not self.inputs:
+            raise RegistryError(f"{where} has no inputs")
+        for q in self.quantities:
+            if q not in QUANTITIES:
+                raise RegistryError(f"{where}: unknown quantity {q!r}; choose from {QUANTITIES}")
+        for d in self.dtypes:
+            if d not in DTYPES:
+                raise RegistryError(f"{where}: unknown dtype {d!r}; choose from {DTYPES}")
+        if self.tol and not self.tol.get("reason"):
+            raise RegistryError(f"{where}: a tolerance override needs a reason=")
+        if not any(i.kind == "float" for i in self.inputs.values()):
+            raise RegistryError(f"{where} has no float input to differentiate")
+
+    @property
+    def wrt(self) -> tuple[str, ...]:
+        """Names of the differentiable (float) inputs, in order."""
+        return tuple(n for n, i in self.inputs.items() if i.kind == "float")
+
+    @property
+    def n_wrt(self) -> int:
+        return sum(self.inputs[n].size for n in self.wrt)
+
+    @property
+    def is_scalar(self) -> bool:
+        """One scalar float input: the mp oracle can handle it."""
+        return self.n_wrt == 1 and all(i.kind == "float" for i in self.inputs.values())
+
+    def draw(self, seed: int) -> dict[str, np.ndarray]:
+        """The case's inputs for `seed`, in float64 (exactly representable in float32)."""
+        rng = np.random.default_rng([seed, zlib.crc32(self.name.encode())])
+        return {n: spec.draw(rng) for n, spec in self.inputs.items()}
+
+    def expectation(self, backend: str, quantity: str, dtype: str) -> Expect | None:
+        for e in self.expects:
+            if e.covers(backend, quantity, dtype):
+                return e
+        if backend == "inhouse-naive" and ORDER[quantity] == 2 and not self.naive_exact:
+            return Expect(frozenset({backend}), frozenset({quantity}), NAIVE_REASON)
+        return None
+
+
+_REGISTRY: dict[str, Case] = {}
+
+
+def case(
+    family: str,
+    inputs: Mapping[str, Input] | Input,
+    *,
+    tags: Iterable[str] = (),
+    dtypes: Iterable[str] = DTYPES,
+    quantities: Iterable[str] = QUANTITIES,
+    expects: Iterable[Expect] = (),
+    tol: Mapping[str, float | str] | None = None,
+    composition: Composition | None = None,
+    naive_exact: bool = False,
+    name: str | None = None,
+) -> Callable[[Callable], Callable]:
+    """Register `fn(xp, *inputs)` as a case. A single Input means one argument named `x`."""
+
+    def register(fn: Callable) -> Callable:
+        cname = name or fn.__name__
+        if cname in _REGISTRY and _REGISTRY[cname].fn.__qualname__ != fn.__qualname__:
+            raise RegistryError(f"case {cname!r} is registered twice")
+        ins = {"x": inputs} if isinstance(inputs, Input) else dict(inputs)
+        doc = (fn.__doc__ or "").strip().splitlines()
+        _REGISTRY[cname] = Case(
+            name=cname,
+            fn=fn,
+            family=family,
+            inputs=ins,
+            doc=doc[0] if doc else "",
+            tags=frozenset(tags),
+            dtypes=tuple(dtypes),
+            quantities=tuple(quantities),
+            expects=tuple(expects),
+            tol=dict(tol or {}),
+            composition=composition,
+            naive_exact=naive_exact,
+        )
+        return fn
+
+    return register
+
+
+def load_cases() -> dict[str, Case]:
+    """Import every module of the `cases` package (which registers its cases) and return them."""
+    import cases
+
+    for mod in pkgutil.iter_modules(cases.__path__):
+        importlib.import_module(f"cases.{mod.name}")
+    return dict(sorted(_REGISTRY.items()))
+
+
+def select(
+    patterns: Iterable[str] | None = None,
+    families: Iterable[str] | None = None,
+    tags: Iterable[str] | None = None,
+) -> list[Case]:
+    """Cases whose name matches any glob in `patterns`, filtered by family and tag."""
+    all_cases = load_cases()
+    pats = list(patterns or ["*"])
+    out = [c for n, c in all_cases.items() if any(fnmatch.fnmatchcase(n, p) for p in pats)]
+    if families:
+        fams = set(families)
+        out = [c for c in out if c.family in fams]
+    if tags:
+        tg = set(tags)
+        out = [c for c in out if c.tags & tg]
+    return out

@@ -1,0 +1,1 @@
+"""Report writers: rendering only, no computation. Every file is written atomically."""

@@ -1,0 +1,351 @@
+"""Runs the selected case × dtype × quantity × backend matrix into one tidy DataFrame.
+
+One failing cell never stops the others: every backend call is isolated, and its fault becomes
+an `error` row with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness import backends as backend_registry
+from harness.backends.base import Backend, Estimate, Problem, Unsupported
+from harness.compare import (
+    Outcome,
+    Tol,
+    blame,
+    compare,
+    pick_reference,
+    triangulate,
+    verdict,
+)
+from harness.namespace import NumpyNamespace
+from harness.registry import DENSE_LIMIT, ORDER, QUANTITIES, Case
+
+SUMMARY_COLUMNS: list[str] = [
+    "case", "family", "quantity", "order", "dtype", "backend", "reference",
+    "max_abs_err", "max_rel_err", "tol_abs", "tol_rel", "verdict", "blame", "reason",
+    # additions after the contract columns
+    "reference_dtype", "shape", "worst_index", "value_at_worst", "reference_at_worst",
+    "noise_floor",
+]  # fmt: skip
+ELEMENT_COLUMNS: list[str] = [
+    "case", "quantity", "dtype", "backend", "index", "value", "reference_value",
+    "abs_err", "rel_err",
+]  # fmt: skip
+#: Backends that are oracles: float32 groups borrow their float64 results as voters.
+ORACLES = ("mp", "fd")
+WORST_ELEMENTS = 5
+
+
+@dataclass
+class RunResult:
+    summary: pd.DataFrame
+    elements: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _probe(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A standard-normal probe, exactly representable in float32."""
+    return rng.standard_normal(shape).astype(np.float32).astype(np.float64)
+
+
+def make_problem(case: Case, seed: int, dtype: str, cotangent: str = "random") -> Problem:
+    """Bind `case` to its seeded inputs and probes in `dtype` (the value oracle fixes shapes)."""
+    raw = case.draw(seed)
+    dt = np.dtype(dtype)
+    args = {n: (a.astype(dt) if case.inputs[n].kind == "float" else a) for n, a in raw.items()}
+    out = np.asarray(case.fn(NumpyNamespace(np.float64), *raw.values()))
+    rng = np.random.default_rng([seed, zlib.crc32(case.name.encode()), 1])
+    n = case.n_wrt
+    ones = cotangent == "ones" or out.ndim == 0
+    cot = np.ones(out.shape) if ones else _probe(rng, out.shape)
+    tangent, direction = _probe(rng, (n,)), _probe(rng, (n,))
+    return Problem(
+        fn=case.fn,
+        args=args,
+        wrt=case.wrt,
+        dtype=dt,
+        cotangent=cot.astype(dt),
+        tangent=tangent.astype(dt),
+        direction=direction.astype(dt),
+        out_shape=tuple(out.shape),
+    )
+
+
+def expected_shape(quantity: str, p: Problem) -> tuple[int, ...]:
+    return {
+        "value": p.out_shape,
+        "jvp": p.out_shape,
+        "grad": (p.n,),
+        "hvp": (p.n,),
+        "jacobian": (p.m, p.n),
+        "hessian": (p.n, p.n),
+    }[quantity]
+
+
+def run_cell(be: Backend, quantity: str, p: Problem) -> Outcome:
+    """One backend computing one quantity; every fault becomes an error outcome."""
+    dtype = str(p.dtype)
+    t0 = time.perf_counter()
+    try:
+        res = be.compute(quantity, p)
+    except Unsupported as e:
+        return Outcome(be.name, dtype, "skipped", reason=str(e))
+    except Exception as e:  # a backend fault is recorded, never raised
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        return Outcome(
+            be.name, dtype, "error",
+            reason=f"{type(e).__name__}: {e} (at {where.name}, line {where.lineno})",
+        )  # fmt: skip
+    secs = time.perf_counter() - t0
+    value, noise = (res.value, res.error) if isinstance(res, Estimate) else (res, None)
+    value = np.asarray(value)
+    want = expected_shape(quantity, p)
+    if value.shape != want:
+        return Outcome(be.name, dtype, "error", reason=f"returned shape {value.shape}, "
+                       f"expected {want}", seconds=secs)  # fmt: skip
+    if value.dtype != p.dtype and be.name != "mp":
+        return Outcome(be.name, dtype, "error", reason=f"returned {value.dtype} in a "
+                       f"{p.dtype} cell (silent cast)", seconds=secs)  # fmt: skip
+    return Outcome(be.name, dtype, "ok", value, noise, seconds=secs)
+
+
+def _index_label(quantity: str, p: Problem, flat: int) -> str:
+    def out_label(i: int) -> str:
+        if not p.out_shape:
+            return "out"
+        return f"out[{','.join(str(int(k)) for k in np.unravel_index(i, p.out_shape))}]"
+
+    if quantity in ("value", "jvp"):
+        return out_label(flat)
+    if quantity in ("grad", "hvp"):
+        return p.label(flat)
+    i, j = divmod(flat, p.n)
+    return f"{out_label(i) if quantity == 'jacobian' else p.label(i)}, {p.label(j)}"
+
+
+class Runner:
+    """Holds backend instances (so compiled functions are reused) and runs cases."""
+
+    def __init__(self, backend_names: Sequence[str], seed: int = 0, cotangent: str = "random"):
+        self.seed = seed
+        self.cotangent = cotangent
+        self.backends: dict[str, Backend] = {}
+        self.missing: dict[str, str] = {}
+        for name in backend_names:
+            try:
+                self.backends[name] = be = backend_registry.get(name)
+                why = be.available()
+            except ImportError as e:
+                self.backends[name] = Backend()
+                why = f"backend {name} could not be loaded: {e}"
+            if why:
+                self.missing[name] = why
+
+    # -- one case ---------------------------------------------------------------------------
+    def run_case(
+        self, case: Case, dtypes: Iterable[str], quantities: Iterable[str]
+    ) -> tuple[list[dict], list[dict]]:
+        dts = [d for d in ("float64", "float32") if d in dtypes and d in case.dtypes]
+        qs = [q for q in QUANTITIES if q in quantities and q in case.quantities]
+        rows: list[dict] = []
+        elems: list[dict] = []
+        try:
+            problems = {d: make_problem(case, self.seed, d, self.cotangent) for d in dts}
+        except Exception as e:
+            reason = f"the case itself failed in numpy: {type(e).__name__}: {e}"
+            for d in dts:
+                for q in qs:
+                    for b in self.backends:
+                        rows.append(self._row(case, q, d, b, "error", reason=reason))
+            return rows, elems
+        oracle64: dict[str, dict[str, Outcome]] = {}
+        for d in dts:
+            p = problems[d]
+            for q in qs:
+                outcomes = self._outcomes(case, q, p)
+                if d == "float64":
+                    oracle64[q] = {k: o for k, o in outcomes.items() if k in ORACLES}
+                borrowed = {}
+                if d != "float64" and q in oracle64:
+                    borrowed = {
+                        f"{k}@float64": Outcome(
+                            f"{k}@float64", o.dtype, o.status, o.value, o.noise, o.reason
+                        )
+                        for k, o in oracle64[q].items()
+                    }
+                r, e = self._judge(case, q, p, outcomes, borrowed)
+                rows += r
+                elems += e
+        return rows, elems
+
+    def _outcomes(self, case: Case, q: str, p: Problem) -> dict[str, Outcome]:
+        dtype = str(p.dtype)
+        out: dict[str, Outcome] = {}
+        dense = q in ("jacobian", "hessian")
+        too_big = dense and max(p.n, p.m if q == "jacobian" else 0) > DENSE_LIMIT
+        for name, be in self.backends.items():
+            if name == "mp" and dtype != "float64":
+                continue  # mp works at 50 digits: float32 groups borrow its float64 result
+            if name in self.missing:
+                out[name] = Outcome(name, dtype, "skipped", reason=self.missing[name])
+            elif too_big:
+                out[name] = Outcome(
+                    name,
+                    dtype,
+                    "skipped",
+                    reason=(
+                        f"{q} needs {p.n} inputs x {p.m if q == 'jacobian' else p.n}; dense "
+                        f"matrices are limited to {DENSE_LIMIT} per side: matrix-free only"
+                    ),
+                )
+            else:
+                out[name] = run_cell(be, q, p)
+        return out
+
+    def _judge(
+        self,
+        case: Case,
+        q: str,
+        p: Problem,
+        outcomes: dict[str, Outcome],
+        borrowed: dict[str, Outcome],
+    ) -> tuple[list[dict], list[dict]]:
+        dtype = str(p.dtype)
+        tol = Tol.lookup(dtype, q, case.tol)
+        pool = {**outcomes, **borrowed}
+        j = triangulate(list(pool.values()), tol)
+        rows, elems = [], []
+        for name, o in outcomes.items():
+            if not o.ok:
+                rows.append(self._row(case, q, dtype, name, o.status, reason=o.reason))
+                continue
+            ref = pick_reference(name, pool, j)
+            if ref is None:
+                rows.append(
+                    self._row(
+                        case, q, dtype, name, "skipped", reason="no other backend to compare with"
+                    )
+                )
+                continue
+            rows.append(self._judge_one(case, q, p, o, ref, tol, j, elems))
+        return rows, elems
+
+    def _judge_one(self, case, q, p, o, ref, tol, j, elems) -> dict:
+        dtype = str(p.dtype)
+        ref_name, _, ref_dtype = ref.backend.partition("@")
+        ref_dtype = ref_dtype or ref.dtype
+        base = dict(reference=ref_name, reference_dtype=ref_dtype, shape=str(o.value.shape))
+        rv = np.asarray(ref.value, dtype=np.float64)
+        ov = np.asarray(o.value, dtype=np.float64)
+        bad = ~np.isfinite(ov) & np.isfinite(rv)
+        if bad.any():
+            idx = int(np.flatnonzero(bad.ravel())[0])
+            return self._row(case, q, dtype, o.backend, "error", **base, reason=(
+                f"non-finite {ov.ravel()[idx]} at {_index_label(q, p, idx)} where "
+                f"{ref_name} is finite"))  # fmt: skip
+        cmp = compare(o, ref, tol)
+        exp = case.expectation(o.backend, q, dtype)
+        v = verdict(cmp.agrees, exp is not None)
+        who = blame(o.backend, cmp.agrees, j)
+        w = cmp.worst
+        label = _index_label(q, p, w)
+        text = (
+            f"{case.name} {q} (order {ORDER[q]}) {dtype} shape {o.value.shape}: {o.backend} "
+            f"{ov.ravel()[w]:.9g} vs {ref_name} {rv.ravel()[w]:.9g} at {label}, "
+            f"|err| {cmp.abs_err[w]:.3g} > tol {cmp.bound[w]:.3g}; blame {who}"
+        )
+        reason = "" if v == "pass" else text if exp is None else f"{exp.reason} | {text}"
+        if v != "pass":
+            order = np.argsort(-(cmp.abs_err - cmp.bound), kind="stable")[:WORST_ELEMENTS]
+            for k in order:
+                elems.append(dict(
+                    case=case.name, quantity=q, dtype=dtype, backend=o.backend,
+                    index=_index_label(q, p, int(k)), value=ov.ravel()[k],
+                    reference_value=rv.ravel()[k], abs_err=cmp.abs_err[k],
+                    rel_err=cmp.rel_err[k],
+                ))  # fmt: skip
+        return self._row(
+            case, q, dtype, o.backend, v, **base,
+            max_abs_err=cmp.max_abs, max_rel_err=cmp.max_rel, tol_abs=cmp.tol_abs,
+            tol_rel=cmp.tol_rel, blame=who, reason=reason, worst_index=label,
+            value_at_worst=ov.ravel()[w], reference_at_worst=rv.ravel()[w],
+            noise_floor=_noise(o, ref),
+        )  # fmt: skip
+
+    @staticmethod
+    def _row(case: Case, q: str, dtype: str, backend: str, v: str, **extra: Any) -> dict:
+        row = dict(
+            case=case.name,
+            family=case.family,
+            quantity=q,
+            order=ORDER[q],
+            dtype=dtype,
+            backend=backend,
+            verdict=v,
+            blame="none",
+            reason="",
+        )
+        row.update(extra)
+        return row
+
+    # -- many cases ---------------------------------------------------------------------------
+    def run(
+        self,
+        cases: Sequence[Case],
+        dtypes: Iterable[str],
+        quantities: Iterable[str],
+        progress: Callable[[Case], None] | None = None,
+    ) -> RunResult:
+        rows: list[dict] = []
+        elems: list[dict] = []
+        dtypes, quantities = list(dtypes), list(quantities)
+        t0 = time.perf_counter()
+        for c in cases:
+            r, e = self.run_case(c, dtypes, quantities)
+            rows += r
+            elems += e
+            if progress:
+                progress(c)
+        return RunResult(
+            tidy(rows, self.backends), tidy_elements(elems),
+            {"run_seconds": time.perf_counter() - t0},
+        )  # fmt: skip
+
+
+def _noise(o: Outcome, ref: Outcome) -> float:
+    vals = [np.max(np.abs(x.noise)) for x in (o, ref) if x.noise is not None and x.noise.size]
+    return float(max(vals)) if vals else 0.0
+
+
+def tidy(rows: list[dict], backend_order: Iterable[str]) -> pd.DataFrame:
+    """Rows in the contract's column order, sorted deterministically."""
+    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    border = {b: i for i, b in enumerate(backend_order)}
+    qorder = {q: i for i, q in enumerate(QUANTITIES)}
+    df = df.assign(
+        _q=df["quantity"].map(qorder),
+        _b=df["backend"].map(lambda b: border.get(b, len(border))),
+        _d=df["dtype"].map({"float64": 0, "float32": 1}),
+    )
+    df = df.sort_values(["case", "_q", "_d", "_b"], kind="stable")
+    df = df.drop(columns=["_q", "_b", "_d"]).reset_index(drop=True)
+    df["blame"] = df["blame"].fillna("none")
+    df["reason"] = df["reason"].fillna("")
+    return df
+
+
+def tidy_elements(elems: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(elems, columns=ELEMENT_COLUMNS)
+    return df.sort_values(["case", "quantity", "dtype", "backend"], kind="stable").reset_index(
+        drop=True
+    )
