@@ -1,0 +1,90 @@
+"""The in-house numpy engine (harness.engine) behind the Backend interface, exact and naive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from harness import engine
+from harness.backends.base import Backend, Problem
+
+
+def _bind(p: Problem) -> tuple[Callable[..., Any], list[np.ndarray]]:
+    """The case as a function of the differentiable inputs (nodes), and their values in p.dtype.
+
+    Other arguments (integer labels, say) are passed as plain numpy arrays; float ones in p.dtype.
+    """
+    xp = engine.Namespace(p.dtype)
+    fixed = {
+        n: np.asarray(a, dtype=p.dtype) if np.issubdtype(np.asarray(a).dtype, np.floating) else a
+        for n, a in p.args.items()
+        if n not in p.wrt
+    }
+
+    def fn(*xs: Any) -> Any:
+        return p.call(xp, {**fixed, **dict(zip(p.wrt, xs, strict=True))})
+
+    return fn, [np.asarray(p.args[n], dtype=p.dtype) for n in p.wrt]
+
+
+def _out(a: Any, p: Problem) -> np.ndarray:
+    return np.asarray(a, dtype=p.dtype)
+
+
+def _parts(p: Problem, flat: np.ndarray) -> list[np.ndarray]:
+    split = p.split(np.asarray(flat, dtype=p.dtype))
+    return [split[n] for n in p.wrt]
+
+
+def _cotangent(p: Problem) -> np.ndarray:
+    return np.asarray(p.cotangent, dtype=p.dtype)
+
+
+class InHouse(Backend):
+    """Our engine: reverse mode, forward mode, and second order by double backward."""
+
+    name = "inhouse"
+
+    def value(self, p: Problem) -> np.ndarray:
+        fn, xs = _bind(p)
+        return _out(engine.evaluate(fn, xs), p)
+
+    def grad(self, p: Problem) -> np.ndarray:
+        fn, xs = _bind(p)
+        _, grads = engine.vjp(fn, xs, _cotangent(p))
+        return _out(p.flatten(dict(zip(p.wrt, grads, strict=True))), p)
+
+    def jvp(self, p: Problem) -> np.ndarray:
+        fn, xs = _bind(p)
+        _, t = engine.jvp(fn, xs, _parts(p, p.tangent))
+        return _out(t, p)
+
+    def hvp(self, p: Problem) -> np.ndarray:
+        fn, xs = _bind(p)
+        hv = engine.hvp(fn, xs, _parts(p, p.direction), _cotangent(p))
+        return _out(p.flatten(dict(zip(p.wrt, hv, strict=True))), p)
+
+    def hessian(self, p: Problem) -> np.ndarray:
+        fn, xs = _bind(p)
+        return _out(engine.hessian(fn, xs, _cotangent(p)), p)
+
+    def jacobian(self, p: Problem) -> np.ndarray:
+        fn, xs = _bind(p)
+        return _out(engine.jacobian(fn, xs), p)
+
+
+class InHouseNaive(InHouse):
+    """The same engine with seed problem 1b's naive second-order rule (expected to fail)."""
+
+    name = "inhouse-naive"
+
+    def hvp(self, p: Problem) -> np.ndarray:
+        fn, xs = _bind(p)
+        hv = engine.naive_hvp(fn, xs, _parts(p, p.direction), _cotangent(p))
+        return _out(p.flatten(dict(zip(p.wrt, hv, strict=True))), p)
+
+    def hessian(self, p: Problem) -> np.ndarray:
+        fn, xs = _bind(p)
+        return _out(engine.naive_hessian(fn, xs, _cotangent(p)), p)

@@ -1,0 +1,351 @@
+"""Every primitive: its numpy forward next to its derivative rules, one short line each.
+
+Rule arguments: ``g`` cotangent (vjp), ``t`` tangent (jvp), ``d`` naive second-order seed (d2),
+``y`` the op's output, then the op's inputs and parameters. Rules use only primitives and
+operators, so they run on raw arrays in a first-order pass and build a differentiable graph on
+nodes (double backward gives second derivatives).
+
+Subgradients at kinks: relu'(0) = 0 and abs'(0) = 0 (torch agrees, some frameworks do not);
+maximum/minimum split the gradient evenly between tied inputs, and max sends it to the argmax,
+split evenly among ties.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.engine.graph import ZERO, Node, Primitive, val
+
+# ---------------------------------------------------------------- shape helpers (constants)
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+
+
+def _kept(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """`shape` with the reduced axes kept as 1 (where a reduction's cotangent broadcasts)."""
+    ax = _axes(axis, len(shape))
+    return tuple(1 if i in ax else n for i, n in enumerate(shape))
+
+
+def _like(x: Any, a: np.ndarray) -> np.ndarray:
+    """A constant array in x's dtype (masks and weights never promote float32)."""
+    return np.asarray(a, dtype=val(x).dtype)
+
+
+def _gt(a: Any, b: Any) -> np.ndarray:
+    """d maximum(a, b)/da: 1 where a > b, 1/2 on ties, else 0."""
+    return _like(a, (val(a) > val(b)) + 0.5 * (val(a) == val(b)))
+
+
+def _lt(a: Any, b: Any) -> np.ndarray:
+    """d minimum(a, b)/da: 1 where a < b, 1/2 on ties, else 0."""
+    return _like(a, (val(a) < val(b)) + 0.5 * (val(a) == val(b)))
+
+
+def _inverse(axes: Any) -> Any:
+    return None if axes is None else tuple(int(i) for i in np.argsort(axes))
+
+
+def _argmax_weights(x: Any, y: Any, axis: Any) -> np.ndarray:
+    hit = val(x) == np.reshape(val(y), _kept(x.shape, axis))
+    return _like(x, hit / np.sum(hit, axis=axis, keepdims=True))
+
+
+def _onehot(z: Any, labels: np.ndarray) -> np.ndarray:
+    return _like(z, labels[..., None] == np.arange(z.shape[-1]))
+
+
+def _basic(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, int | np.integer | slice) for p in parts)
+
+
+def _scatter_fwd(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape, dtype=g.dtype)
+    if _basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)  # repeated indices accumulate
+    return out
+
+
+def _slab(i: int, xs: tuple, axis: int) -> tuple:
+    """The index of input i's block inside a concatenation along `axis`."""
+    ax = axis % xs[0].ndim
+    start = sum(x.shape[ax] for x in xs[:i])
+    return (slice(None),) * ax + (slice(start, start + xs[i].shape[ax]),)
+
+
+def _sigmoid_fwd(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))  # exp of a non-positive number only: no overflow at |x| = 1e4
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _softmax_fwd(x: np.ndarray, axis: Any = -1) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _lse_fwd(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _ce_fwd(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    lp = z - _lse_fwd(z, axis=-1, keepdims=True)
+    return -np.mean(np.take_along_axis(lp, labels[..., None], axis=-1))
+
+
+# ---------------------------------------------------------------- arithmetic (broadcasting)
+
+add = Primitive(
+    "add", np.add, broadcast=True, linear=True,
+    vjp=(lambda g, y, a, b: g, lambda g, y, a, b: g),
+    jvp=(lambda t, y, a, b: t, lambda t, y, a, b: t),
+)  # fmt: skip
+subtract = Primitive(
+    "subtract", np.subtract, broadcast=True, linear=True,
+    vjp=(lambda g, y, a, b: g, lambda g, y, a, b: -g),
+    jvp=(lambda t, y, a, b: t, lambda t, y, a, b: -t),
+)  # fmt: skip
+multiply = Primitive(
+    "multiply", np.multiply, broadcast=True, linear=lambda diff: len(diff) == 1,
+    vjp=(lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),
+    jvp=(lambda t, y, a, b: t * b, lambda t, y, a, b: a * t),
+    d2=(ZERO, ZERO),  # bilinear: d²(ab)/da² = 0
+)  # fmt: skip
+divide = Primitive(
+    "divide", np.divide, broadcast=True, linear=lambda diff: diff == [0],
+    vjp=(lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b),
+    jvp=(lambda t, y, a, b: t / b, lambda t, y, a, b: -t * y / b),
+    d2=(ZERO, lambda d, y, a, b: 2 * d * y / (b * b)),  # d²(a/b)/db² = 2a/b³
+)  # fmt: skip
+negative = Primitive(
+    "negative", np.negative, linear=True,
+    vjp=lambda g, y, a: -g,
+    jvp=lambda t, y, a: -t,
+)  # fmt: skip
+power = Primitive(
+    "pow", np.power, broadcast=True,
+    vjp=(lambda g, y, a, b: g * b * a ** (b - 1), lambda g, y, a, b: g * y * log(a)),
+    jvp=(lambda t, y, a, b: t * b * a ** (b - 1), lambda t, y, a, b: t * y * log(a)),
+    d2=(lambda d, y, a, b: d * b * (b - 1) * a ** (b - 2), lambda d, y, a, b: d * y * log(a) ** 2),
+)  # fmt: skip
+maximum = Primitive(
+    "maximum", np.maximum, broadcast=True,
+    vjp=(lambda g, y, a, b: g * _gt(a, b), lambda g, y, a, b: g * _gt(b, a)),
+    jvp=(lambda t, y, a, b: t * _gt(a, b), lambda t, y, a, b: t * _gt(b, a)),
+    d2=(ZERO, ZERO),  # piecewise linear
+)  # fmt: skip
+minimum = Primitive(
+    "minimum", np.minimum, broadcast=True,
+    vjp=(lambda g, y, a, b: g * _lt(a, b), lambda g, y, a, b: g * _lt(b, a)),
+    jvp=(lambda t, y, a, b: t * _lt(a, b), lambda t, y, a, b: t * _lt(b, a)),
+    d2=(ZERO, ZERO),
+)  # fmt: skip
+where = Primitive(
+    "where", lambda a, b, mask: np.where(mask, a, b), broadcast=True, linear=True,
+    vjp=(lambda g, y, a, b, mask: g * mask, lambda g, y, a, b, mask: g * ~mask),
+    jvp=(lambda t, y, a, b, mask: t * mask, lambda t, y, a, b, mask: t * ~mask),
+)  # fmt: skip
+
+# ---------------------------------------------------------------- elementwise functions
+
+exp = Primitive("exp", np.exp, vjp=lambda g, y, x: g * y, jvp=lambda t, y, x: t * y,
+                d2=lambda d, y, x: d * y)  # fmt: skip
+log = Primitive("log", np.log, vjp=lambda g, y, x: g / x, jvp=lambda t, y, x: t / x,
+                d2=lambda d, y, x: -d / (x * x))  # fmt: skip
+sqrt = Primitive("sqrt", np.sqrt, vjp=lambda g, y, x: 0.5 * g / y, jvp=lambda t, y, x: 0.5 * t / y,
+                 d2=lambda d, y, x: -0.25 * d / (x * y))  # fmt: skip
+sin = Primitive("sin", np.sin, vjp=lambda g, y, x: g * cos(x), jvp=lambda t, y, x: t * cos(x),
+                d2=lambda d, y, x: -d * y)  # fmt: skip
+cos = Primitive("cos", np.cos, vjp=lambda g, y, x: -g * sin(x), jvp=lambda t, y, x: -t * sin(x),
+                d2=lambda d, y, x: -d * y)  # fmt: skip
+tanh = Primitive("tanh", np.tanh, vjp=lambda g, y, x: g * (1 - y * y),
+                 jvp=lambda t, y, x: t * (1 - y * y),
+                 d2=lambda d, y, x: -2 * d * y * (1 - y * y))  # fmt: skip
+sigmoid = Primitive("sigmoid", _sigmoid_fwd, vjp=lambda g, y, x: g * y * (1 - y),
+                    jvp=lambda t, y, x: t * y * (1 - y),
+                    d2=lambda d, y, x: d * y * (1 - y) * (1 - 2 * y))  # fmt: skip
+relu = Primitive("relu", lambda x: np.maximum(x, 0), vjp=lambda g, y, x: g * (x > 0),
+                 jvp=lambda t, y, x: t * (x > 0), d2=ZERO)  # fmt: skip
+absolute = Primitive("abs", np.abs, vjp=lambda g, y, x: g * np.sign(val(x)),
+                     jvp=lambda t, y, x: t * np.sign(val(x)), d2=ZERO)  # fmt: skip
+
+# ---------------------------------------------------------------- linear algebra
+
+
+def _mT(x: Any) -> Any:
+    return transpose(x, axes=(*range(x.ndim - 2), x.ndim - 1, x.ndim - 2))
+
+
+def _as_matrices(g: Any, a: Any, b: Any) -> tuple[Any, Any, Any]:
+    """Promote 1-D operands to matrices (numpy's matmul rule) and g to the matrix product shape."""
+    a2 = a if a.ndim > 1 else reshape(a, (1, a.shape[0]))
+    b2 = b if b.ndim > 1 else reshape(b, (b.shape[0], 1))
+    batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    g2 = _reshaped(g, (*batch, a2.shape[-2], b2.shape[-1]))
+    return g2, a2, b2
+
+
+def _matmul_vjp_a(g: Any, y: Any, a: Any, b: Any) -> Any:
+    g2, a2, b2 = _as_matrices(g, a, b)
+    return _reshaped(sum_to(matmul(g2, _mT(b2)), a2.shape), a.shape)  # dA = G Bᵀ
+
+
+def _matmul_vjp_b(g: Any, y: Any, a: Any, b: Any) -> Any:
+    g2, a2, b2 = _as_matrices(g, a, b)
+    return _reshaped(sum_to(matmul(_mT(a2), g2), b2.shape), b.shape)  # dB = Aᵀ G
+
+
+matmul = Primitive(
+    "matmul", np.matmul, linear=lambda diff: len(diff) == 1,
+    vjp=(_matmul_vjp_a, _matmul_vjp_b),
+    jvp=(lambda t, y, a, b: matmul(t, b), lambda t, y, a, b: matmul(a, t)),
+    d2=(ZERO, ZERO),  # bilinear
+)  # fmt: skip
+
+# ---------------------------------------------------------------- shape (all linear)
+
+reshape = Primitive(
+    "reshape", lambda x, shape: np.reshape(x, shape), linear=True,
+    vjp=lambda g, y, x, shape: reshape(g, shape=x.shape),
+    jvp=lambda t, y, x, shape: reshape(t, shape=shape),
+)  # fmt: skip
+transpose = Primitive(
+    "transpose", lambda x, axes=None: np.transpose(x, axes), linear=True,
+    vjp=lambda g, y, x, axes=None: transpose(g, axes=_inverse(axes)),
+    jvp=lambda t, y, x, axes=None: transpose(t, axes=axes),
+)  # fmt: skip
+broadcast_to = Primitive(
+    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape), linear=True,
+    vjp=lambda g, y, x, shape: sum_to(g, x.shape),
+    jvp=lambda t, y, x, shape: broadcast_to(t, shape=shape),
+)  # fmt: skip
+getitem = Primitive(
+    "getitem", lambda x, index: x[index], linear=True,
+    vjp=lambda g, y, x, index: scatter(g, index=index, shape=x.shape),
+    jvp=lambda t, y, x, index: getitem(t, index=index),
+)  # fmt: skip
+scatter = Primitive(  # zeros(shape) with g added at index: the transpose of getitem
+    "scatter", _scatter_fwd, linear=True,
+    vjp=lambda g, y, x, index, shape: getitem(g, index=index),
+    jvp=lambda t, y, x, index, shape: scatter(t, index=index, shape=shape),
+)  # fmt: skip
+concatenate = Primitive(
+    "concatenate", lambda *xs, axis=0: np.concatenate(xs, axis=axis), linear=True,
+    vjp_argnum=lambda i, g, y, *xs, axis=0: getitem(g, index=_slab(i, xs, axis)),
+    jvp_argnum=lambda i, t, y, *xs, axis=0: scatter(t, index=_slab(i, xs, axis), shape=y.shape),
+)  # fmt: skip
+
+# ---------------------------------------------------------------- reductions
+
+
+def _spread(g: Any, x: Any, axis: Any) -> Any:
+    """A reduction's cotangent broadcast back over the reduced axes of x."""
+    return broadcast_to(_reshaped(g, _kept(x.shape, axis)), shape=x.shape)
+
+
+summation = Primitive(
+    "sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+    linear=True,
+    vjp=lambda g, y, x, axis=None, keepdims=False: _spread(g, x, axis),
+    jvp=lambda t, y, x, axis=None, keepdims=False: summation(t, axis=axis, keepdims=keepdims),
+)  # fmt: skip
+mean = Primitive(
+    "mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+    linear=True,
+    vjp=lambda g, y, x, axis=None, keepdims=False: _spread(g * (y.size / x.size), x, axis),
+    jvp=lambda t, y, x, axis=None, keepdims=False: mean(t, axis=axis, keepdims=keepdims),
+)  # fmt: skip
+maximum_of = Primitive(
+    "max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+    vjp=lambda g, y, x, axis=None, keepdims=False: (
+        _spread(g, x, axis) * _argmax_weights(x, y, axis)),
+    jvp=lambda t, y, x, axis=None, keepdims=False: summation(
+        t * _argmax_weights(x, y, axis), axis=axis, keepdims=keepdims),
+    d2=ZERO,  # piecewise linear
+)  # fmt: skip
+
+# ---------------------------------------------------------------- softmax family (stable)
+
+
+def _softmax_d2(d: Any, h: Any, x: Any, axis: Any = -1) -> Any:
+    # sum_i d_i ∂²h_i/∂x_j² with ∂²h_i/∂x_j² = h_i[(δij − h_j)² − h_j(1 − h_j)]
+    return h * (1 - 2 * h) * (d - summation(d * h, axis=axis, keepdims=True))
+
+
+softmax = Primitive(
+    "softmax", _softmax_fwd,
+    vjp=lambda g, h, x, axis=-1: h * (g - summation(g * h, axis=axis, keepdims=True)),
+    jvp=lambda t, h, x, axis=-1: h * (t - summation(t * h, axis=axis, keepdims=True)),
+    d2=_softmax_d2,
+)  # fmt: skip
+log_softmax = Primitive(
+    "log_softmax", lambda x, axis=-1: x - _lse_fwd(x, axis=axis, keepdims=True),
+    vjp=lambda g, y, x, axis=-1: g - exp(y) * summation(g, axis=axis, keepdims=True),
+    jvp=lambda t, y, x, axis=-1: t - summation(exp(y) * t, axis=axis, keepdims=True),
+    d2=lambda d, y, x, axis=-1: -exp(y) * (1 - exp(y)) * summation(d, axis=axis, keepdims=True),
+)  # fmt: skip
+logsumexp = Primitive(
+    "logsumexp", _lse_fwd,
+    vjp=lambda g, y, x, axis=None, keepdims=False: (
+        _reshaped(g, _kept(x.shape, axis)) * softmax(x, axis=axis)),
+    jvp=lambda t, y, x, axis=None, keepdims=False: summation(
+        t * softmax(x, axis=axis), axis=axis, keepdims=keepdims),
+    d2=lambda d, y, x, axis=None, keepdims=False: (
+        _reshaped(d, _kept(x.shape, axis)) * softmax(x, axis=axis) * (1 - softmax(x, axis=axis))),
+)  # fmt: skip
+cross_entropy = Primitive(  # mean over rows of logsumexp(z) - z[label]
+    "cross_entropy", _ce_fwd,
+    vjp=lambda g, y, z, labels: g * (softmax(z) - _onehot(z, labels)) / labels.size,
+    jvp=lambda t, y, z, labels: summation(t * (softmax(z) - _onehot(z, labels))) / labels.size,
+    d2=lambda d, y, z, labels: d * softmax(z) * (1 - softmax(z)) / labels.size,
+)  # fmt: skip
+
+# ---------------------------------------------------------------- helpers built on primitives
+
+
+def _reshaped(x: Any, shape: tuple[int, ...]) -> Any:
+    return x if x.shape == shape else reshape(x, shape=shape)
+
+
+def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a broadcast cotangent back to `shape` (the VJP of numpy broadcasting)."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    stretched = (lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    return _reshaped(summation(g, axis=(*range(lead), *stretched)), shape)
+
+
+def _index(ix: Any) -> Any:
+    """A constant index: nodes inside it are read as their values, lists become arrays."""
+    if isinstance(ix, tuple):
+        return tuple(_index(i) for i in ix)
+    return np.asarray(val(ix)) if isinstance(ix, list | np.ndarray | Node) else ix
+
+
+# Node's operators are these primitives (graph.py cannot import them: they need Node).
+Node.__add__ = lambda a, b: add(a, b)
+Node.__radd__ = lambda a, b: add(b, a)
+Node.__sub__ = lambda a, b: subtract(a, b)
+Node.__rsub__ = lambda a, b: subtract(b, a)
+Node.__mul__ = lambda a, b: multiply(a, b)
+Node.__rmul__ = lambda a, b: multiply(b, a)
+Node.__truediv__ = lambda a, b: divide(a, b)
+Node.__rtruediv__ = lambda a, b: divide(b, a)
+Node.__pow__ = lambda a, b: power(a, b)
+Node.__rpow__ = lambda a, b: power(b, a)
+Node.__matmul__ = lambda a, b: matmul(a, b)
+Node.__rmatmul__ = lambda a, b: matmul(b, a)
+Node.__neg__ = lambda a: negative(a)
+Node.__getitem__ = lambda a, ix: getitem(a, index=_index(ix))
+Node.T = property(lambda a: transpose(a))
