@@ -129,6 +129,7 @@ class Case:
     tol: Mapping[str, float] = field(default_factory=dict)  # e.g. {"rtol": 1e-5, "reason": ...}
     composition: Composition | None = None
     naive_exact: bool = False  # the naive rule drops only terms that vanish here
+    softmax_axis: int | None = None  # a plain softmax along this axis (audited by seed-2-9)
 
     def __post_init__(self) -> None:
         where = f"case {self.name!r}"
@@ -189,6 +190,7 @@ def case(
     tol: Mapping[str, float | str] | None = None,
     composition: Composition | None = None,
     naive_exact: bool = False,
+    softmax_axis: int | None = None,
     name: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register `fn(xp, *inputs)` as a case. A single Input means one argument named `x`."""
@@ -212,6 +214,7 @@ def case(
             tol=dict(tol or {}),
             composition=composition,
             naive_exact=naive_exact,
+            softmax_axis=softmax_axis,
         )
         return fn
 

@@ -14,8 +14,15 @@ BUILTIN: dict[str, str] = {
     "jax": "harness.backends.jax_backend:Jax",
     "fd": "harness.backends.fd:FiniteDifferences",
     "mp": "harness.backends.mp:MpMath",
+    "seed-1-1": "harness.backends.seed:Seed11",
+    "seed-1-3": "harness.backends.seed:Seed13",
+    "seed-1-4": "harness.backends.seed:Seed14",
+    "seed-2-9": "harness.backends.seed:Seed29",
 }
-DEFAULT: tuple[str, ...] = ("inhouse", "inhouse-naive", "torch", "jax", "fd", "mp")
+DEFAULT: tuple[str, ...] = (
+    "inhouse", "inhouse-naive", "torch", "jax", "fd", "mp",
+    "seed-1-1", "seed-1-3", "seed-1-4", "seed-2-9",
+)  # fmt: skip
 
 
 def get(name: str) -> Backend:

@@ -31,6 +31,7 @@ class Problem:
     tangent: np.ndarray
     direction: np.ndarray
     out_shape: tuple[int, ...] = ()
+    case: Any = None  # the registry Case, for backends that read its declarations
     shapes: dict[str, tuple[int, ...]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +103,15 @@ class Backend:
     name: ClassVar[str] = "?"
     #: pip requirement that provides the framework, shown when it is missing
     install: ClassVar[str | None] = None
+    #: False for backends under audit (the naive variant, the seed's formulas): they are
+    #: judged against the consensus but never part of it.
+    votes: ClassVar[bool] = True
+
+    def applies(self, case: Any, quantity: str, dtype: str) -> bool:
+        """Whether this cell exists at all for this backend (no row when False). Use it for
+        cells that are meaningless (a formula for other cases); a quantity the backend merely
+        lacks should raise Unsupported instead, so it is reported as skipped."""
+        return True
 
     def available(self) -> str | None:
         """None when usable, else one sentence saying why not and how to fix it."""

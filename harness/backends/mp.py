@@ -109,6 +109,11 @@ class MpMath(Backend):
 
     name = "mp"
 
+    def applies(self, case: Any, quantity: str, dtype: str) -> bool:
+        # One scalar input only; it works at DIGITS digits, so float32 groups borrow its
+        # float64 result instead of having a row of their own.
+        return case.is_scalar and dtype == "float64"
+
     def _setup(self, p: Problem) -> tuple[Any, Any]:
         if p.n != 1 or len(p.args) != 1:
             raise Unsupported("mp handles cases with one scalar input only")
@@ -159,3 +164,34 @@ class MpMath(Backend):
     def hessian(self, p: Problem) -> np.ndarray:
         ctx, (_, s, x0) = self._setup(p)
         return self._out([[ctx.diff(s, x0, 2)]], p)
+
+
+#: The ingredients of the seed's composite l = f(g(x), h(x)), by name.
+INGREDIENTS = ("y", "z", "g1", "g2", "h1", "h2", "f", "f_y", "f_z", "f_yy", "f_yz", "f_zz")
+
+
+def composition_terms(comp: Any, x: float) -> dict[str, Any]:
+    """g', g'', h', h'', and f's partials up to order 2 at x, as mpf at DIGITS digits.
+
+    `comp` is a registry Composition (g, h, f written against the namespace)."""
+    import mpmath
+
+    ctx = mpmath.mp.clone()
+    ctx.dps = DIGITS
+    xp = MpNamespace(ctx)
+    x0 = ctx.mpf(float(x))
+
+    def one(fn: Any) -> Any:
+        return lambda *a: np.asarray(fn(xp, *a), dtype=object).item()
+
+    g, h, f = one(comp.g), one(comp.h), one(comp.f)
+    y, z = g(x0), h(x0)
+    return {
+        "y": y, "z": z,
+        "g1": ctx.diff(g, x0), "g2": ctx.diff(g, x0, 2),
+        "h1": ctx.diff(h, x0), "h2": ctx.diff(h, x0, 2),
+        "f": f(y, z),
+        "f_y": ctx.diff(f, (y, z), (1, 0)), "f_z": ctx.diff(f, (y, z), (0, 1)),
+        "f_yy": ctx.diff(f, (y, z), (2, 0)), "f_yz": ctx.diff(f, (y, z), (1, 1)),
+        "f_zz": ctx.diff(f, (y, z), (0, 2)),
+    }  # fmt: skip
