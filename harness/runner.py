@@ -51,6 +51,8 @@ class RunResult:
     summary: pd.DataFrame
     elements: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    #: Per-element |error| of non-pass dense cells, keyed (case, quantity, dtype, backend).
+    arrays: dict[tuple[str, str, str, str], np.ndarray] = field(default_factory=dict)
 
 
 def _probe(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -141,6 +143,7 @@ class Runner:
         self.cotangent = cotangent
         self.backends: dict[str, Backend] = {}
         self.missing: dict[str, str] = {}
+        self.arrays: dict[tuple[str, str, str, str], np.ndarray] = {}
         for name in backend_names:
             try:
                 self.backends[name] = be = backend_registry.get(name)
@@ -266,6 +269,8 @@ class Runner:
         )
         reason = "" if v == "pass" else text if exp is None else f"{exp.reason} | {text}"
         if v != "pass":
+            if q in ("jacobian", "hessian"):
+                self.arrays[(case.name, q, dtype, o.backend)] = cmp.abs_err.reshape(ov.shape)
             order = np.argsort(-(cmp.abs_err - cmp.bound), kind="stable")[:WORST_ELEMENTS]
             for k in order:
                 elems.append(dict(
@@ -318,7 +323,7 @@ class Runner:
                 progress(c)
         return RunResult(
             tidy(rows, self.backends), tidy_elements(elems),
-            {"run_seconds": time.perf_counter() - t0},
+            {"run_seconds": time.perf_counter() - t0}, dict(self.arrays),
         )  # fmt: skip
 
 
