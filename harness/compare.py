@@ -7,7 +7,7 @@ largest set of backends that agree with one anchor; the backend(s) outside it ar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,15 +126,23 @@ class Judgement:
     agreeing: dict[str, set[str]] = field(default_factory=dict)
     consensus: set[str] = field(default_factory=set)
     majority: bool = False
+    by_evidence: bool = False  # the tie was broken by the Taylor test, not by a vote
 
 
-def _rank(name: str) -> int:
+def rank(name: str) -> int:
     return PRIORITY.index(name) if name in PRIORITY else len(PRIORITY)
 
 
-def triangulate(results: Sequence[Outcome], tol: Tol) -> Judgement:
+def triangulate(
+    results: Sequence[Outcome],
+    tol: Tol,
+    non_voters: Iterable[str] = ("inhouse-naive",),
+    evidence: Mapping[str, bool | None] | None = None,
+) -> Judgement:
     """Pairwise agreement of every usable result; the consensus cluster and whether it is a
-    strict majority. Ties between equally large clusters go to the one holding the oracles."""
+    strict majority of the voters. Ties between equally large clusters go to the one holding
+    the oracles. Without a majority, independent evidence (the Taylor test: True for a
+    gradient that passes it) breaks the tie when exactly one cluster is backed by it."""
     usable = [o for o in results if o.ok]
     j = Judgement(agreeing={o.key: set() for o in usable})
     for i, a in enumerate(usable):
@@ -144,15 +152,23 @@ def triangulate(results: Sequence[Outcome], tol: Tol) -> Judgement:
                 j.agreeing[b.key].add(a.key)
     if not usable:
         return j
-    # Voters exclude the deliberately wrong variant: it is judged, not trusted.
-    voters = [o.key for o in usable if o.backend != "inhouse-naive"] or [usable[0].key]
+    skip = set(non_voters)
+    # Backends under audit are judged, not trusted: they never vote.
+    voters = [o.key for o in usable if o.backend not in skip] or [usable[0].key]
 
     def cluster(anchor: str) -> set[str]:
         return {anchor} | {k for k in j.agreeing[anchor] if k in voters}
 
-    best = min(voters, key=lambda k: (-len(cluster(k)), _rank(k)))
+    best = min(voters, key=lambda k: (-len(cluster(k)), rank(k)))
     j.consensus = cluster(best)
     j.majority = len(j.consensus) * 2 > len(voters)
+    if not j.majority and evidence:
+        backed = {frozenset(cluster(k)) for k in voters if evidence.get(k) is True}
+        refuted = {k for k in voters if evidence.get(k) is False}
+        if len(backed) == 1:
+            (winner,) = backed
+            if not winner & refuted:
+                j.consensus, j.majority, j.by_evidence = set(winner), True, True
     return j
 
 
@@ -164,18 +180,18 @@ def pick_reference(
     cands = [k for k in pool if k != backend and results[k].ok]
     if not cands:
         cands = [k for k in results if k != backend and results[k].ok]
-    return results[min(cands, key=_rank)] if cands else None
+    return results[min(cands, key=rank)] if cands else None
 
 
 def blame(backend: str, verdict_agrees: bool, judgement: Judgement) -> str:
     """Who is wrong for this row: `none`, a backend id, or `ambiguous`."""
     if not judgement.majority:
         return "ambiguous"
-    if verdict_agrees and backend in judgement.consensus | {"inhouse-naive"}:
+    if verdict_agrees:
         return "none"
     if backend not in judgement.consensus:
         return backend
-    outsiders = sorted(set(judgement.agreeing) - judgement.consensus, key=_rank)
+    outsiders = sorted(set(judgement.agreeing) - judgement.consensus, key=rank)
     return ",".join(outsiders) if outsiders else "none"
 
 

@@ -10,7 +10,7 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,18 +24,21 @@ from harness.compare import (
     blame,
     compare,
     pick_reference,
+    rank,
     triangulate,
     verdict,
 )
+from harness.diagnose import diagnose
 from harness.namespace import NumpyNamespace
 from harness.registry import DENSE_LIMIT, ORDER, QUANTITIES, Case
+from harness.taylor import supports_gradient, taylor_slope
 
 SUMMARY_COLUMNS: list[str] = [
     "case", "family", "quantity", "order", "dtype", "backend", "reference",
     "max_abs_err", "max_rel_err", "tol_abs", "tol_rel", "verdict", "blame", "reason",
     # additions after the contract columns
     "reference_dtype", "shape", "worst_index", "value_at_worst", "reference_at_worst",
-    "noise_floor",
+    "noise_floor", "agrees_with", "taylor_slope",
 ]  # fmt: skip
 ELEMENT_COLUMNS: list[str] = [
     "case", "quantity", "dtype", "backend", "index", "value", "reference_value",
@@ -80,6 +83,7 @@ def make_problem(case: Case, seed: int, dtype: str, cotangent: str = "random") -
         tangent=tangent.astype(dt),
         direction=direction.astype(dt),
         out_shape=tuple(out.shape),
+        case=case,
     )
 
 
@@ -153,6 +157,8 @@ class Runner:
                 why = f"backend {name} could not be loaded: {e}"
             if why:
                 self.missing[name] = why
+        self.non_voters = {n for n, b in self.backends.items() if not b.votes}
+        self._diagnoses: dict[tuple[str, str], str] = {}
 
     # -- one case ---------------------------------------------------------------------------
     def run_case(
@@ -197,20 +203,14 @@ class Runner:
         dense = q in ("jacobian", "hessian")
         too_big = dense and max(p.n, p.m if q == "jacobian" else 0) > DENSE_LIMIT
         for name, be in self.backends.items():
-            if name == "mp" and dtype != "float64":
-                continue  # mp works at 50 digits: float32 groups borrow its float64 result
             if name in self.missing:
                 out[name] = Outcome(name, dtype, "skipped", reason=self.missing[name])
+            elif not be.applies(case, q, dtype):
+                continue  # no such cell (e.g. mp on a vector case, a formula for other cases)
             elif too_big:
-                out[name] = Outcome(
-                    name,
-                    dtype,
-                    "skipped",
-                    reason=(
-                        f"{q} needs {p.n} inputs x {p.m if q == 'jacobian' else p.n}; dense "
-                        f"matrices are limited to {DENSE_LIMIT} per side: matrix-free only"
-                    ),
-                )
+                out[name] = Outcome(name, dtype, "skipped", reason=(
+                    f"{q} needs {p.n} inputs x {p.m if q == 'jacobian' else p.n}; dense "
+                    f"matrices are limited to {DENSE_LIMIT} per side: matrix-free only"))  # fmt: skip
             else:
                 out[name] = run_cell(be, q, p)
         return out
@@ -226,7 +226,12 @@ class Runner:
         dtype = str(p.dtype)
         tol = Tol.lookup(dtype, q, case.tol)
         pool = {**outcomes, **borrowed}
-        j = triangulate(list(pool.values()), tol)
+        slopes = {}
+        if q == "grad":
+            slopes = {k: taylor_slope(p, o.value) for k, o in pool.items() if o.ok}
+        evidence = {k: supports_gradient(v) for k, v in slopes.items()}
+        j = triangulate(list(pool.values()), tol, self.non_voters, evidence)
+        vacuous = self._vacuous(case, q, p, pool, j, tol)
         rows, elems = [], []
         for name, o in outcomes.items():
             if not o.ok:
@@ -234,14 +239,51 @@ class Runner:
                 continue
             ref = pick_reference(name, pool, j)
             if ref is None:
-                rows.append(
-                    self._row(
-                        case, q, dtype, name, "skipped", reason="no other backend to compare with"
-                    )
-                )
+                rows.append(self._row(case, q, dtype, name, "skipped",
+                                      reason="no other backend to compare with"))  # fmt: skip
                 continue
-            rows.append(self._judge_one(case, q, p, o, ref, tol, j, elems))
+            row = self._judge_one(case, q, p, o, ref, tol, j, elems)
+            row["agrees_with"] = " ".join(sorted(j.agreeing.get(name, ()), key=rank))
+            row["taylor_slope"] = slopes.get(name, float("nan"))
+            if vacuous and row["verdict"] == "pass":
+                row["verdict"] = "vacuous"
+                row["reason"] = vacuous
+            if j.by_evidence and row["blame"] not in ("none", "ambiguous"):
+                row["reason"] += " (no majority; the Taylor test broke the tie)"
+            self._diagnose(case, q, dtype, name, row)
+            rows.append(row)
         return rows, elems
+
+    def _vacuous(self, case, q, p, pool, j, tol) -> str:
+        """Why this group's check cannot tell right from wrong, or ''.
+
+        Under all-ones cotangents a VJP (or HVP) can be identically zero although the same
+        quantity under a random cotangent is not (softmax: its rows sum to 1): every backend
+        that returns zeros passes, right or wrong."""
+        if self.cotangent != "ones" or q not in ("grad", "hvp", "hessian"):
+            return ""
+        ref = pick_reference("", pool, j)
+        if ref is None or not _is_zero(ref.value, tol):
+            return ""
+        rng = np.random.default_rng([self.seed, 97])
+        probe = replace(p, cotangent=_probe(rng, p.out_shape).astype(p.dtype))
+        be = self.backends.get(ref.backend.partition("@")[0])
+        other = run_cell(be, q, probe) if be is not None else None
+        if other is None or not other.ok or _is_zero(other.value, tol):
+            return ""
+        return (f"vacuous: under all-ones cotangents the reference {q} is identically zero "
+                f"(under a random cotangent {ref.backend} gives max |.| "
+                f"{np.max(np.abs(other.value)):.3g}), so any backend returning zeros would pass")  # fmt: skip
+
+    def _diagnose(self, case: Case, q: str, dtype: str, name: str, row: dict) -> None:
+        """Append the second-order diagnosis to a non-pass second-order row of a composite."""
+        if case.composition is None or ORDER[q] != 2 or row["verdict"] == "pass":
+            return
+        key = (case.name, name)
+        if key not in self._diagnoses:
+            self._diagnoses[key] = diagnose(self.backends[name], case, self.seed)
+        if self._diagnoses[key]:
+            row["reason"] = f"{row['reason']} | {self._diagnoses[key]}"
 
     def _judge_one(self, case, q, p, o, ref, tol, j, elems) -> dict:
         dtype = str(p.dtype)
@@ -265,7 +307,8 @@ class Runner:
         text = (
             f"{case.name} {q} (order {ORDER[q]}) {dtype} shape {o.value.shape}: {o.backend} "
             f"{ov.ravel()[w]:.9g} vs {ref_name} {rv.ravel()[w]:.9g} at {label}, "
-            f"|err| {cmp.abs_err[w]:.3g} > tol {cmp.bound[w]:.3g}; blame {who}"
+            f"|err| {cmp.abs_err[w]:.3g} {'>' if not cmp.agrees else '<='} "
+            f"tol {cmp.bound[w]:.3g}; blame {who}"
         )
         reason = "" if v == "pass" else text if exp is None else f"{exp.reason} | {text}"
         if v != "pass":
@@ -325,6 +368,10 @@ class Runner:
             tidy(rows, self.backends), tidy_elements(elems),
             {"run_seconds": time.perf_counter() - t0}, dict(self.arrays),
         )  # fmt: skip
+
+
+def _is_zero(value: Any, tol: Tol) -> bool:
+    return bool(np.all(np.abs(np.asarray(value, dtype=np.float64)) <= tol.atol))
 
 
 def _noise(o: Outcome, ref: Outcome) -> float:

@@ -1,0 +1,100 @@
+"""Second-order diagnosis: which terms of the seed's composite a backend misses or adds.
+
+For l = f(g(x), h(x)) the true second derivative is
+    f_yy·g'² + 2·f_yz·g'·h' + f_zz·h'² + f_y·g'' + f_z·h''.
+A backend's error, over several input points, is fitted by least squares onto those terms and
+the naive ones (f_yy·g'', f_zz·h''); a coefficient of −1 is a missing term, +1 an extra one.
+The ingredients come from mpmath, so the diagnosis does not trust any float framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from harness.backends.base import Backend
+from harness.backends.mp import composition_terms
+
+TRUE_TERMS: dict[str, Callable[[dict], Any]] = {
+    "f_yy·g'²": lambda t: t["f_yy"] * t["g1"] ** 2,
+    "2·f_yz·g'·h'": lambda t: 2 * t["f_yz"] * t["g1"] * t["h1"],
+    "f_zz·h'²": lambda t: t["f_zz"] * t["h1"] ** 2,
+    "f_y·g''": lambda t: t["f_y"] * t["g2"],
+    "f_z·h''": lambda t: t["f_z"] * t["h2"],
+}
+NAIVE_TERMS: dict[str, Callable[[dict], Any]] = {
+    "f_yy·g''": lambda t: t["f_yy"] * t["g2"],
+    "f_zz·h''": lambda t: t["f_zz"] * t["h2"],
+}
+POINTS = 12
+
+
+def second_derivative(backend: Backend, case: Any, seed: int) -> tuple[float, float] | None:
+    """(x, the backend's d²l/dx²) at the case's input for `seed`, or None if it cannot say."""
+    from harness.runner import make_problem
+
+    p = make_problem(case, seed, "float64")
+    p.direction = np.ones(1)
+    try:
+        return float(p.flatten(p.args)[0]), float(np.ravel(backend.compute("hvp", p))[0])
+    except Exception:
+        return None
+
+
+def fit(xs: np.ndarray, values: np.ndarray, comp: Any) -> dict[str, float]:
+    """Least-squares coefficients of (values − truth) on every term; a term that vanishes at
+    every point is reported as NaN (it cannot be missing here)."""
+    names = [*TRUE_TERMS, *NAIVE_TERMS]
+    terms = [composition_terms(comp, x) for x in xs]
+    cols = np.array([[float(fn(t)) for fn in {**TRUE_TERMS, **NAIVE_TERMS}.values()]
+                     for t in terms])  # fmt: skip
+    truth = cols[:, : len(TRUE_TERMS)].sum(axis=1)
+    err = values - truth
+    scale = max(1.0, float(np.max(np.abs(truth))))
+    live = np.linalg.norm(cols, axis=0) > 1e-12 * scale
+    coef = np.full(len(names), np.nan)
+    if live.any():
+        coef[live] = np.linalg.lstsq(cols[:, live], err, rcond=None)[0]
+    return dict(zip(names, coef, strict=True))
+
+
+def describe(coef: dict[str, float]) -> str:
+    """The fit in words: missing and extra terms, in the seed's notation."""
+    missing = [k for k in TRUE_TERMS if np.isfinite(coef[k]) and abs(coef[k] + 1) < 0.05]
+    extra = [k for k in coef if np.isfinite(coef[k]) and abs(coef[k] - 1) < 0.05]
+    odd = [
+        f"{k} ×{coef[k]:+.3g}"
+        for k in coef
+        if np.isfinite(coef[k]) and abs(coef[k]) > 0.05 and k not in missing + extra
+    ]
+    vanish = [k for k in coef if not np.isfinite(coef[k])]
+    if not (missing or extra or odd):
+        return "no missing or extra terms"
+    parts = []
+    if missing:
+        parts.append("missing " + ", ".join(missing))
+    if extra:
+        parts.append("extra " + ", ".join(extra))
+    if odd:
+        parts.append("other " + ", ".join(odd))
+    live_true = [k for k in TRUE_TERMS if k not in vanish]
+    live_naive = [k for k in NAIVE_TERMS if k not in vanish]
+    if sorted(missing) == sorted(live_true) and sorted(extra) == sorted(live_naive) and extra:
+        parts.append("the naive signature (seed problem 1b)")
+    if vanish:
+        parts.append(f"({', '.join(vanish)} vanish for this f)")
+    return "; ".join(parts)
+
+
+def diagnose(backend: Backend, case: Any, seed: int) -> str:
+    """'diagnosis: ...' for `backend` on a case with a declared composition, else ''."""
+    if case.composition is None or not case.is_scalar:
+        return ""
+    pts = [second_derivative(backend, case, seed * 1000 + 7919 + k) for k in range(POINTS)]
+    pts = [q for q in pts if q is not None]
+    if len(pts) < len(TRUE_TERMS) + len(NAIVE_TERMS):
+        return ""
+    xs, vals = np.array([q[0] for q in pts]), np.array([q[1] for q in pts])
+    return "diagnosis: " + describe(fit(xs, vals, case.composition))

@@ -1,0 +1,51 @@
+"""An eps-free check of a gradient: the Taylor remainder along a direction.
+
+r(h) = |s(x + h·d) − s(x) − h·<g, d>| shrinks like h² when g is the gradient of s and like h
+when it is not; the slope of log r against log h is the evidence (≈ 2 right, ≈ 1 wrong)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.backends.base import Problem
+from harness.namespace import NumpyNamespace
+
+#: Steps, relative to the direction's largest element; large enough that the h² term stays
+#: above a float32 gradient's rounding (h·δ), small enough to stay inside case domains.
+STEPS = np.logspace(-1.0, -2.5, 6)
+#: A slope this close to 2 counts as evidence for a correct gradient.
+SLOPE_TOLERANCE = 0.35
+
+
+def taylor_slope(p: Problem, grad: np.ndarray) -> float:
+    """The fitted slope for `grad` (flat, any dtype), evaluating s = <u, f> in float64.
+
+    NaN when the remainder sits at rounding level for every step (s is linear along d, so
+    the test cannot tell) or when s is not finite along the steps."""
+    xp = NumpyNamespace(np.float64)
+    consts = {n: a for n, a in p.args.items() if n not in p.wrt}
+    x0 = p.flatten(p.args).astype(np.float64)
+    u = np.asarray(p.cotangent, dtype=np.float64)
+    d = np.asarray(p.tangent, dtype=np.float64)
+    d = d / max(float(np.max(np.abs(d), initial=0.0)), 1e-300)
+    g = np.asarray(grad, dtype=np.float64).ravel()
+
+    def s(x: np.ndarray) -> float:
+        vals = {**consts, **p.split(x)}
+        with np.errstate(all="ignore"):
+            return float(np.sum(np.asarray(p.call(xp, vals), dtype=np.float64) * u))
+
+    s0, slope = s(x0), float(g @ d)
+    rs = np.array([abs(s(x0 + h * d) - s0 - h * slope) for h in STEPS])
+    floor = 1e3 * np.finfo(np.float64).eps * (abs(s0) + 1.0)
+    keep = np.isfinite(rs) & (rs > floor)
+    if keep.sum() < 3:
+        return float("nan")
+    return float(np.polyfit(np.log(STEPS[keep]), np.log(rs[keep]), 1)[0])
+
+
+def supports_gradient(slope: float) -> bool | None:
+    """True for slope ≈ 2, False for clearly not, None when the test could not tell."""
+    if not np.isfinite(slope):
+        return None
+    return abs(slope - 2.0) <= SLOPE_TOLERANCE
