@@ -188,8 +188,8 @@ def _mT(x: Any) -> Any:
 
 def _as_matrices(g: Any, a: Any, b: Any) -> tuple[Any, Any, Any]:
     """Promote 1-D operands to matrices (numpy's matmul rule) and g to the matrix product shape."""
-    a2 = a if a.ndim > 1 else reshape(a, (1, a.shape[0]))
-    b2 = b if b.ndim > 1 else reshape(b, (b.shape[0], 1))
+    a2 = a if a.ndim > 1 else reshape(a, shape=(1, a.shape[0]))
+    b2 = b if b.ndim > 1 else reshape(b, shape=(b.shape[0], 1))
     batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     g2 = _reshaped(g, (*batch, a2.shape[-2], b2.shape[-1]))
     return g2, a2, b2

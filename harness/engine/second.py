@@ -45,6 +45,7 @@ def hvp(
     w = np.concatenate(
         [np.ravel(np.asarray(d, dtype=x.dtype)) for x, d in zip(xs, directions, strict=True)]
     )
+    _clear(xs)  # leaves the gradient graph does not reach get no second-pass gradient
     backward(g, w)  # d<g(x), w>/dx
     flat = _flat_grads(xs)
     return _split(flat, xs)
@@ -54,14 +55,18 @@ def hessian(fn: Callable[..., Any], primals: Sequence[Any], cotangent: Any = Non
     """The (N, N) Hessian of s(x) = <cotangent, fn(x)> over the concatenated flattened primals."""
     xs, g = gradient_graph(fn, primals, cotangent)
     n = g.size
-    if not g.requires_grad:  # the gradient does not depend on x: s is linear
-        return np.zeros((n, n), dtype=g.dtype)
     order = toposort(g)
     rows = []
     for e in np.eye(n, dtype=g.dtype):
+        _clear(xs)
         run_backward(order, g, e, create_graph=False)
         rows.append(_flat_grads(xs))
     return np.stack(rows)
+
+
+def _clear(xs: Sequence[Node]) -> None:
+    for x in xs:
+        x.grad = None
 
 
 def _split(flat: np.ndarray, xs: Sequence[Node]) -> tuple[np.ndarray, ...]:
