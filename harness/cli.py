@@ -16,6 +16,7 @@ import pandas as pd
 
 from harness import __version__
 from harness import backends as backend_registry
+from harness.interrupt import DEFAULT_CELL_TIMEOUT, Interrupted, SignalGuard, signals_deferred
 from harness.registry import DTYPES, QUANTITIES, Case, load_cases, select
 
 UNEXPECTED = ("fail", "error", "unexpected_pass")
@@ -91,14 +92,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _check("backend", names, list(backend_registry.BUILTIN))
     dtypes = _check("dtype", _split(args.dtypes) or list(DTYPES), DTYPES)
     quantities = _check("quantity", _split(args.quantities) or list(QUANTITIES), QUANTITIES)
+    _check_nonempty(cases, dtypes, quantities)
     out = Path(args.out)
     _check_writable(out)
 
     started = time.time()
-    runner = Runner(names, seed=args.seed, cotangent=args.cotangent)
+    runner = Runner(names, seed=args.seed, cotangent=args.cotangent, cell_timeout=args.cell_timeout)
     bar = _progress(len(cases))
     result = runner.run(cases, dtypes, quantities, progress=lambda c: bar.update(1))
     bar.close()
+    if result.interrupted and not result.cases_finished:
+        print(f"interrupted by {result.interrupted} before any case finished; "
+              f"the reports in {out} are left as they were", file=sys.stderr)  # fmt: skip
+        raise Interrupted(_signum(result.interrupted))
     meta: dict[str, Any] = {
         **{f"version.{k}": v for k, v in _versions().items()},
         "platform": platform.platform(),
@@ -109,19 +115,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
         "cases": len(cases),
         "command": " ".join(["python -m harness", *sys.argv[1:]]),
         "duration_s": round(time.time() - started, 2),
+        "complete": result.interrupted is None,
+        "interrupted_by": result.interrupted,
+        "cases_finished": result.cases_finished,
     }
     s, e = result.summary, result.elements
-    paths = [
-        write_csv(s, out / "summary.csv"),
-        write_csv(e, out / "elements.csv"),
-        write_html(s, e, meta, out / "report.html"),
-    ]
-    from harness.report.files import atomic_write
+    with signals_deferred():  # the set of reports is written whole, or not at all
+        paths = [
+            write_csv(s, out / "summary.csv"),
+            write_csv(e, out / "elements.csv"),
+            write_html(s, e, meta, out / "report.html"),
+        ]
+        from harness.report.files import atomic_write
 
-    paths.append(atomic_write(out / "metadata.json", json.dumps(meta, indent=2) + "\n"))
+        paths.append(atomic_write(out / "metadata.json", json.dumps(meta, indent=2) + "\n"))
     print(terminal_summary(s))
     for p in paths:
         print(f"wrote {p}")
+    if result.interrupted:
+        print(f"interrupted by {result.interrupted} after {result.cases_finished} of "
+              f"{len(cases)} cases: the reports hold those {result.cases_finished} cases "
+              f"({len(s)} cells), marked \"complete\": false in metadata.json")  # fmt: skip
+        return 128 + _signum(result.interrupted)
     return 1 if s["verdict"].isin(UNEXPECTED).any() else 0
 
 
@@ -139,6 +154,22 @@ def terminal_summary(summary: pd.DataFrame, worst: int = 10) -> str:
                 f" blame={r['blame']}: {r['reason'][:160]}"
             )
     return "\n".join(lines)
+
+
+def _signum(name: str) -> int:
+    import signal
+
+    return int(signal.Signals[name])
+
+
+def _check_nonempty(cases: Sequence[Case], dtypes: list[str], quantities: list[str]) -> None:
+    """A selection whose cases declare none of the chosen dtypes or quantities is a mistake."""
+    if any(set(c.dtypes) & set(dtypes) and set(c.quantities) & set(quantities) for c in cases):
+        return
+    raise UsageError(
+        f"nothing to run: the {len(cases)} selected case(s) declare none of dtypes "
+        f"{','.join(dtypes)} with quantities {','.join(quantities)}"
+    )
 
 
 def _check_writable(out: Path) -> None:
@@ -186,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="random",
         help="VJP cotangents: seeded random (default) or all ones",
     )
+    p_val.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=DEFAULT_CELL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"a slower backend call is an error (default {DEFAULT_CELL_TIMEOUT:g}; 0: none)",
+    )
     p_val.set_defaults(func=cmd_validate)
     return parser
 
@@ -193,10 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with SignalGuard():  # SIGINT/SIGTERM become Interrupted, with the finished work kept
+            return int(args.func(args))
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(f"{e}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -29,6 +29,7 @@ from harness.compare import (
     verdict,
 )
 from harness.diagnose import diagnose
+from harness.interrupt import DEFAULT_CELL_TIMEOUT, CellTimeout, Interrupted, call_with_timeout
 from harness.namespace import NumpyNamespace
 from harness.registry import DENSE_LIMIT, ORDER, QUANTITIES, Case
 from harness.taylor import supports_gradient, taylor_slope
@@ -56,6 +57,10 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: Per-element |error| of non-pass dense cells, keyed (case, quantity, dtype, backend).
     arrays: dict[tuple[str, str, str, str], np.ndarray] = field(default_factory=dict)
+    #: Set when a signal stopped the run: its name (e.g. "SIGTERM"); the rows are then those of
+    #: the cases finished before it, each case complete.
+    interrupted: str | None = None
+    cases_finished: int = 0
 
 
 def _probe(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -98,14 +103,19 @@ def expected_shape(quantity: str, p: Problem) -> tuple[int, ...]:
     }[quantity]
 
 
-def run_cell(be: Backend, quantity: str, p: Problem) -> Outcome:
-    """One backend computing one quantity; every fault becomes an error outcome."""
+def run_cell(
+    be: Backend, quantity: str, p: Problem, timeout: float | None = DEFAULT_CELL_TIMEOUT
+) -> Outcome:
+    """One backend computing one quantity; every fault (a hang past `timeout` seconds too)
+    becomes an error outcome."""
     dtype = str(p.dtype)
     t0 = time.perf_counter()
     try:
-        res = be.compute(quantity, p)
+        res = call_with_timeout(be.compute, timeout, quantity, p)
     except Unsupported as e:
         return Outcome(be.name, dtype, "skipped", reason=str(e))
+    except CellTimeout as e:
+        return Outcome(be.name, dtype, "error", reason=str(e), seconds=e.seconds)
     except Exception as e:  # a backend fault is recorded, never raised
         where = traceback.extract_tb(e.__traceback__)[-1]
         return Outcome(
@@ -142,8 +152,15 @@ def _index_label(quantity: str, p: Problem, flat: int) -> str:
 class Runner:
     """Holds backend instances (so compiled functions are reused) and runs cases."""
 
-    def __init__(self, backend_names: Sequence[str], seed: int = 0, cotangent: str = "random"):
+    def __init__(
+        self,
+        backend_names: Sequence[str],
+        seed: int = 0,
+        cotangent: str = "random",
+        cell_timeout: float | None = DEFAULT_CELL_TIMEOUT,
+    ):
         self.seed = seed
+        self.cell_timeout = cell_timeout
         self.cotangent = cotangent
         self.backends: dict[str, Backend] = {}
         self.missing: dict[str, str] = {}
@@ -212,7 +229,7 @@ class Runner:
                     f"{q} needs {p.n} inputs x {p.m if q == 'jacobian' else p.n}; dense "
                     f"matrices are limited to {DENSE_LIMIT} per side: matrix-free only"))  # fmt: skip
             else:
-                out[name] = run_cell(be, q, p)
+                out[name] = run_cell(be, q, p, self.cell_timeout)
         return out
 
     def _judge(
@@ -268,7 +285,7 @@ class Runner:
         rng = np.random.default_rng([self.seed, 97])
         probe = replace(p, cotangent=_probe(rng, p.out_shape).astype(p.dtype))
         be = self.backends.get(ref.backend.partition("@")[0])
-        other = run_cell(be, q, probe) if be is not None else None
+        other = run_cell(be, q, probe, self.cell_timeout) if be is not None else None
         if other is None or not other.ok or _is_zero(other.value, tol):
             return ""
         return (f"vacuous: under all-ones cotangents the reference {q} is identically zero "
@@ -277,7 +294,7 @@ class Runner:
 
     def _diagnose(self, case: Case, q: str, dtype: str, name: str, row: dict) -> None:
         """Append the second-order diagnosis to a non-pass second-order row of a composite."""
-        if case.composition is None or ORDER[q] != 2 or row["verdict"] == "pass":
+        if case.composition is None or ORDER[q] != 2 or row["verdict"] in ("pass", "error"):
             return
         key = (case.name, name)
         if key not in self._diagnoses:
@@ -358,15 +375,20 @@ class Runner:
         elems: list[dict] = []
         dtypes, quantities = list(dtypes), list(quantities)
         t0 = time.perf_counter()
-        for c in cases:
-            r, e = self.run_case(c, dtypes, quantities)
-            rows += r
-            elems += e
-            if progress:
-                progress(c)
+        done, stopped_by = 0, None
+        try:
+            for c in cases:
+                r, e = self.run_case(c, dtypes, quantities)
+                rows += r
+                elems += e
+                done += 1
+                if progress:
+                    progress(c)
+        except Interrupted as stop:  # keep the cases finished so far, each one complete
+            stopped_by = stop.signame
         return RunResult(
             tidy(rows, self.backends), tidy_elements(elems),
-            {"run_seconds": time.perf_counter() - t0}, dict(self.arrays),
+            {"run_seconds": time.perf_counter() - t0}, dict(self.arrays), stopped_by, done,
         )  # fmt: skip
 
 

@@ -1,0 +1,140 @@
+"""Stopping work cleanly: a per-cell time limit, and SIGINT/SIGTERM turned into an exception.
+
+Both raise a ``BaseException`` subclass, like ``KeyboardInterrupt``, so that a backend's own
+``except Exception`` cannot swallow them.
+
+The time limit is a ``SIGALRM`` timer (``setitimer``) whose handler raises :class:`CellTimeout`
+inside the hung call. The call is unwound where it stands, so nothing is left behind: no stray
+thread still burning a core, no half-built graph still referenced, no child process to reap,
+and no pickling of the case or re-importing of torch/JAX that a subprocess per cell would cost.
+Its limit: a single C call that never returns to the interpreter is interrupted only when it
+returns. Off the main thread, where Python cannot install signal handlers, the call runs in a
+daemon thread that is abandoned on timeout (its cell is still recorded as an error).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: Seconds a backend may spend on one cell before the cell is recorded as an error.
+DEFAULT_CELL_TIMEOUT = 60.0
+
+
+class CellTimeout(BaseException):
+    """One backend call ran past its time limit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"timed out after {seconds:g} s (the per-cell limit, --cell-timeout)")
+        self.seconds = seconds
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal (SIGINT or SIGTERM)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.signame = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.signame}")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def call_with_timeout(fn: Callable[..., T], seconds: float | None, *args: Any) -> T:
+    """`fn(*args)`; :class:`CellTimeout` if it runs longer than `seconds` (None: no limit)."""
+    if not seconds or seconds <= 0:
+        return fn(*args)
+    if not (_main_thread() and hasattr(signal, "setitimer")):
+        return _in_thread(fn, seconds, *args)
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise CellTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)  # disarm before the old handler comes back
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _in_thread(fn: Callable[..., T], seconds: float, *args: Any) -> T:
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as e:  # handed to the caller's thread below
+            box["error"] = e
+
+    worker = threading.Thread(target=target, name="harness-cell", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise CellTimeout(seconds)  # abandoned: a daemon thread never blocks the exit
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+class SignalGuard:
+    """Turns SIGINT and SIGTERM into :class:`Interrupted` while active.
+
+    Inside :meth:`deferred` a signal is only noted, and raised when the block ends: a set of
+    report files is either all written or left as it was.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self._deferring = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._deferring:
+            self.pending = self.pending or signum
+            return
+        raise Interrupted(signum)
+
+    def __enter__(self) -> SignalGuard:
+        if _main_thread():
+            for s in self.SIGNALS:
+                self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous.clear()
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Hold signals back until the block is done, then raise the first one that came."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self.pending is not None:
+            raise Interrupted(self.pending)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT/SIGTERM held back during the block (writing a set of files), then raised."""
+    with SignalGuard() as guard, guard.deferred():
+        yield

@@ -1,0 +1,128 @@
+"""Fault isolation: a backend that raises, returns the wrong shape or dtype, returns NaN or inf
+where the reference is finite, or hangs, gets `error` in its own cells only; every other cell
+completes and the reports are written."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import backends as backend_registry
+from harness.backends.base import Backend, Problem
+from harness.cli import main
+from harness.interrupt import CellTimeout, call_with_timeout
+from harness.registry import load_cases
+from harness.runner import make_problem, run_cell
+
+CASES = ["two_paths", "softmax_1d"]
+OTHERS = "inhouse,fd,mp"
+# A hang is cut at this many seconds; small, so the test stays quick.
+LIMIT = 0.3
+
+
+class Faulty(Backend):
+    """The in-house engine with one planted fault, chosen by `mode`."""
+
+    name = "faulty"
+    mode = "raise"
+
+    def __init__(self) -> None:
+        self.inner = backend_registry.get("inhouse")
+
+    def compute(self, quantity: str, p: Problem):
+        out = np.asarray(self.inner.compute(quantity, p))
+        if self.mode == "raise":
+            raise RuntimeError("planted failure")
+        if self.mode == "shape":
+            return np.append(out, 0).astype(p.dtype)
+        if self.mode in ("nan", "inf"):
+            return np.full_like(out, getattr(np, self.mode))
+        if self.mode == "dtype":
+            return out.astype(np.float32)
+        if self.mode == "hang":
+            while True:  # busy, never returning to a blocking call: only the timer stops it
+                pass
+        return out
+
+
+@pytest.fixture
+def faulty(monkeypatch):
+    monkeypatch.setitem(backend_registry.BUILTIN, "faulty", "tests.test_faults:Faulty")
+
+    def set_mode(mode: str) -> str:
+        monkeypatch.setattr(Faulty, "mode", mode)
+        return "faulty"
+
+    return set_mode
+
+
+@pytest.mark.parametrize(
+    ("mode", "text"),
+    [
+        ("raise", "RuntimeError: planted failure"),
+        ("shape", "returned shape"),
+        ("nan", "non-finite nan"),
+        ("inf", "non-finite inf"),
+        ("dtype", "silent cast"),
+        ("hang", f"timed out after {LIMIT:g} s"),
+    ],
+)
+def test_each_fault_is_an_error_in_its_own_cells_and_the_reports_are_written(
+    faulty, mode, text, tmp_path
+):
+    name = faulty(mode)
+    argv = ["validate", "--cases", *CASES, "--dtypes", "float64", "--quantities", "value,grad",
+            "--cell-timeout", str(LIMIT)]  # fmt: skip
+    assert main([*argv, "--backends", OTHERS, "--out", str(tmp_path / "clean")]) == 0
+    assert main([*argv, "--backends", f"{OTHERS},{name}", "--out", str(tmp_path)]) == 1
+    s = pd.read_csv(tmp_path / "summary.csv", keep_default_na=False)
+    clean = pd.read_csv(tmp_path / "clean" / "summary.csv", keep_default_na=False)
+    mine = s[s.backend == name]
+    assert len(mine) == 4 and set(mine.verdict) == {"error"}
+    assert all(text in r for r in mine.reason), list(mine.reason)
+    others = s[s.backend != name].reset_index(drop=True)
+    key = ["case", "quantity", "dtype", "backend", "verdict"]
+    assert set(others.verdict) == {"pass"} and others[key].equals(clean[key])
+    for f in ("summary.csv", "elements.csv", "report.html", "metadata.json"):
+        assert (tmp_path / f).stat().st_size > 0
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_hang_costs_its_limit_once_per_cell_and_nothing_after():
+    p = make_problem(load_cases()["two_paths"], 0, "float64")
+    hang = Faulty()
+    hang.mode = "hang"
+    t0 = time.perf_counter()
+    out = run_cell(hang, "grad", p, timeout=LIMIT)
+    assert out.status == "error" and "timed out" in out.reason
+    assert time.perf_counter() - t0 < LIMIT + 1.0
+    assert run_cell(backend_registry.get("inhouse"), "grad", p, timeout=LIMIT).ok  # timer gone
+
+
+def test_off_the_main_thread_a_hang_is_abandoned_in_a_daemon_thread():
+    release = threading.Event()
+    box = {}
+
+    def worker():
+        try:
+            call_with_timeout(release.wait, LIMIT, 30)
+        except CellTimeout as e:
+            box["error"] = e
+        box["value"] = call_with_timeout(lambda: 42, LIMIT)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(10)
+    release.set()  # lets the abandoned call end, so the test leaves no thread behind
+    assert isinstance(box.get("error"), CellTimeout) and box["value"] == 42
+
+
+def test_a_call_within_its_limit_returns_its_value_and_errors_pass_through():
+    assert call_with_timeout(sum, 5, [1, 2]) == 3
+    assert call_with_timeout(sum, None, [1, 2]) == 3
+    with pytest.raises(ZeroDivisionError):
+        call_with_timeout(lambda: 1 / 0, 5)
