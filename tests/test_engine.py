@@ -12,7 +12,7 @@ import pytest
 
 from harness import engine as E
 from harness.backends.base import Problem
-from harness.backends.inhouse import InHouse, InHouseNaive
+from harness.backends.inhouse import InHouse, InHouseNaive, bind
 from harness.namespace import NumpyNamespace
 from harness.registry import Input, array, labels, scalar
 
@@ -471,6 +471,17 @@ def test_naive_rule_is_hessian_diagonal_for_one_primitive(spec: Op):
 def test_naive_rule_passes_linear_ops_like_the_gradient(spec: Op):
     p = numpy_problem(spec, "float64")
     close(np.diag(InHouseNaive().hessian(p)), InHouse().grad(p), f"{spec.name}: d2 vs J^T u")
+
+
+@pytest.mark.parametrize("spec", OPS, ids=lambda s: s.name)
+def test_hvp_reverse_over_reverse_equals_forward_over_reverse(spec: Op):
+    """Tangents pushed through the gradient graph (forward-over-reverse) give H w as well."""
+    p = numpy_problem(spec, "float64")
+    fn, primals = bind(p)
+    xs, g = E.gradient_graph(fn, primals, p.cotangent)
+    for x, w in zip(xs, (p.split(p.direction)[n] for n in p.wrt), strict=True):
+        x.tangent = w
+    close(E.push_tangents(E.toposort(g), g), InHouse().hvp(p), f"{spec.name}: hvp two ways")
 
 
 @pytest.mark.parametrize("spec", OPS, ids=lambda s: s.name)

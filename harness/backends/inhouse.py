@@ -11,7 +11,7 @@ from harness import engine
 from harness.backends.base import Backend, Problem
 
 
-def _bind(p: Problem) -> tuple[Callable[..., Any], list[np.ndarray]]:
+def bind(p: Problem) -> tuple[Callable[..., Any], list[np.ndarray]]:
     """The case as a function of the differentiable inputs (nodes), and their values in p.dtype.
 
     Other arguments (integer labels, say) are passed as plain numpy arrays; float ones in p.dtype.
@@ -48,30 +48,30 @@ class InHouse(Backend):
     name = "inhouse"
 
     def value(self, p: Problem) -> np.ndarray:
-        fn, xs = _bind(p)
+        fn, xs = bind(p)
         return _out(engine.evaluate(fn, xs), p)
 
     def grad(self, p: Problem) -> np.ndarray:
-        fn, xs = _bind(p)
+        fn, xs = bind(p)
         _, grads = engine.vjp(fn, xs, _cotangent(p))
         return _out(p.flatten(dict(zip(p.wrt, grads, strict=True))), p)
 
     def jvp(self, p: Problem) -> np.ndarray:
-        fn, xs = _bind(p)
+        fn, xs = bind(p)
         _, t = engine.jvp(fn, xs, _parts(p, p.tangent))
         return _out(t, p)
 
     def hvp(self, p: Problem) -> np.ndarray:
-        fn, xs = _bind(p)
+        fn, xs = bind(p)
         hv = engine.hvp(fn, xs, _parts(p, p.direction), _cotangent(p))
         return _out(p.flatten(dict(zip(p.wrt, hv, strict=True))), p)
 
     def hessian(self, p: Problem) -> np.ndarray:
-        fn, xs = _bind(p)
+        fn, xs = bind(p)
         return _out(engine.hessian(fn, xs, _cotangent(p)), p)
 
     def jacobian(self, p: Problem) -> np.ndarray:
-        fn, xs = _bind(p)
+        fn, xs = bind(p)
         return _out(engine.jacobian(fn, xs), p)
 
 
@@ -81,10 +81,10 @@ class InHouseNaive(InHouse):
     name = "inhouse-naive"
 
     def hvp(self, p: Problem) -> np.ndarray:
-        fn, xs = _bind(p)
+        fn, xs = bind(p)
         hv = engine.naive_hvp(fn, xs, _parts(p, p.direction), _cotangent(p))
         return _out(p.flatten(dict(zip(p.wrt, hv, strict=True))), p)
 
     def hessian(self, p: Problem) -> np.ndarray:
-        fn, xs = _bind(p)
+        fn, xs = bind(p)
         return _out(engine.naive_hessian(fn, xs, _cotangent(p)), p)

@@ -347,5 +347,7 @@ Node.__rpow__ = lambda a, b: power(b, a)
 Node.__matmul__ = lambda a, b: matmul(a, b)
 Node.__rmatmul__ = lambda a, b: matmul(b, a)
 Node.__neg__ = lambda a: negative(a)
+Node.__pos__ = lambda a: a
+Node.__abs__ = lambda a: absolute(a)
 Node.__getitem__ = lambda a, ix: getitem(a, index=_index(ix))
 Node.T = property(lambda a: transpose(a))
