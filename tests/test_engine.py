@@ -85,6 +85,15 @@ def test_constants_get_no_gradient():
     close(x.grad, 4.0 * np.array([2.0, -1.0, 0.5]), "grad of sum(c x k)")
 
 
+def test_leaf_gradients_are_writeable_arrays():
+    x, s = E.variable(np.ones((2, 3))), E.variable(2.0)
+    E.backward(xp.sum(x) * s)
+    for leaf in (x, s):
+        assert isinstance(leaf.grad, np.ndarray) and leaf.grad.flags.writeable
+    close(x.grad, np.full((2, 3), 2.0), "grad of sum(x) s")
+    close(s.grad, 6.0, "grad of sum(x) s in s")
+
+
 def test_broadcasting_sums_gradient_back():
     x0, y0 = np.arange(3.0).reshape(3, 1), np.array([1.0, -2.0, 0.5, 3.0])
     x, y = E.variable(x0), E.variable(y0)

@@ -43,6 +43,11 @@ def run_backward(order: list[Node], root: Node, seed: Any, create_graph: bool) -
                 gi = sum_to(gi, parent.shape)
             # Out of place: a rule may hand the same array to two parents (add passes g on).
             parent.grad = gi if parent.grad is None else parent.grad + gi
+    if not create_graph:  # leaves get writeable arrays, not broadcast views or numpy scalars
+        for node in order:
+            g = node.grad
+            if node.op is None and not (isinstance(g, np.ndarray) and g.flags.writeable):
+                node.grad = np.array(g, dtype=node.dtype)
 
 
 def _leaf_grad(x: Node) -> np.ndarray:
