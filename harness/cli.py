@@ -88,8 +88,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from harness.runner import Runner
 
     cases = _select_cases(args)
-    names = _split(args.backends) or list(backend_registry.DEFAULT)
-    _check("backend", names, list(backend_registry.BUILTIN))
+    from_files = _load_backend_modules(args)
+    names = _split(args.backends) or [*backend_registry.DEFAULT, *from_files]
+    _check("backend", names, backend_registry.names())
     dtypes = _check("dtype", _split(args.dtypes) or list(DTYPES), DTYPES)
     quantities = _check("quantity", _split(args.quantities) or list(QUANTITIES), QUANTITIES)
     _check_nonempty(cases, dtypes, quantities)
@@ -138,6 +139,44 @@ def cmd_validate(args: argparse.Namespace) -> int:
               f"({len(s)} cells), marked \"complete\": false in metadata.json")  # fmt: skip
         return 128 + _signum(result.interrupted)
     return 1 if s["verdict"].isin(UNEXPECTED).any() else 0
+
+
+def _load_backend_modules(args: argparse.Namespace) -> list[str]:
+    """Register the backends of every --backend-module file; returns their names."""
+    from harness import plugins
+
+    found: list[str] = []
+    for path in args.backend_module or ():
+        try:
+            found += plugins.load_module(path, taken=backend_registry.BUILTIN)
+        except plugins.PluginError as e:
+            raise UsageError(str(e)) from None
+    return found
+
+
+def cmd_check_backend(args: argparse.Namespace) -> int:
+    """Conformance of one backend (or each --backend-module one): 0 complete, 1 lacking."""
+    from harness import plugins
+
+    from_files = _load_backend_modules(args)
+    names = [args.name] if args.name else from_files
+    if not names:
+        raise UsageError("name the backend to check (check-backend torch) or give --backend-module")
+    _check("backend", names, backend_registry.names())
+    cases = _select_cases(args)
+    dtypes = _check("dtype", _split(args.dtypes) or list(DTYPES), DTYPES)
+    complete = True
+    for name in names:
+        try:
+            be = backend_registry.get(name)
+        except ImportError as e:
+            print(f"backend {name}\n  not available: {e}")
+            complete = False
+            continue
+        conf = plugins.check(be, cases, dtypes, seed=args.seed)
+        print(plugins.render(conf))
+        complete &= conf.complete
+    return 0 if complete else 1
 
 
 def terminal_summary(summary: pd.DataFrame, worst: int = 10) -> str:
@@ -224,7 +263,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"a slower backend call is an error (default {DEFAULT_CELL_TIMEOUT:g}; 0: none)",
     )
+    p_val.add_argument(
+        "--backend-module",
+        action="append",
+        metavar="FILE.py",
+        help="a file defining Backend subclasses: selectable by name, and run by default",
+    )
     p_val.set_defaults(func=cmd_validate)
+
+    p_chk = sub.add_parser(
+        "check-backend", help="what a backend lacks (vocabulary, quantities) and what it can run"
+    )
+    p_chk.add_argument("name", nargs="?", help="backend id (default: each --backend-module one)")
+    selection(p_chk)
+    p_chk.add_argument("--backend-module", action="append", metavar="FILE.py")
+    p_chk.add_argument("--dtypes", nargs="*", help="float64,float32 (default both)")
+    p_chk.add_argument("--seed", type=int, default=0)
+    p_chk.set_defaults(func=cmd_check_backend)
+
     return parser
 
 

@@ -22,6 +22,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--harness-backends", default=",".join(backend_registry.DEFAULT))
     g.addoption("--harness-dtypes", default=",".join(DTYPES))
     g.addoption("--harness-seed", type=int, default=0)
+    g.addoption(
+        "--harness-backend-module",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="a file defining Backend subclasses: selectable by name, and run by default",
+    )
 
 
 def _opt(config: pytest.Config, name: str) -> list[str]:
@@ -129,6 +136,28 @@ def _instances(names: list[str]) -> dict[str, Any]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RESULTS] = _Results(config)
+    _backend_modules(config)
+
+
+def _backend_modules(config: pytest.Config) -> None:
+    """Register --harness-backend-module backends (added to the default selection) and
+    reject unknown backend names with one sentence."""
+    from harness import plugins
+
+    found: list[str] = []
+    try:
+        for path in config.getoption("--harness-backend-module"):
+            found += plugins.load_module(path, taken=backend_registry.BUILTIN)
+    except plugins.PluginError as e:
+        raise pytest.UsageError(str(e)) from None
+    if found and config.getoption("--harness-backends") == ",".join(backend_registry.DEFAULT):
+        config.option.harness_backends = ",".join([*backend_registry.DEFAULT, *found])
+    valid = backend_registry.names()
+    unknown = [b for b in _opt(config, "--harness-backends") if b not in valid]
+    if unknown:
+        raise pytest.UsageError(
+            f"unknown backend {', '.join(map(repr, unknown))}; valid choices: {', '.join(valid)}"
+        )
 
 
 def pytest_pycollect_makemodule(module_path: Any, parent: Any) -> Any:

@@ -26,9 +26,20 @@ DEFAULT: tuple[str, ...] = (
 
 
 def get(name: str) -> Backend:
-    """Instantiate backend `name` (raises KeyError for an unknown id)."""
+    """Instantiate backend `name`, built in or a plugin (raises KeyError for an unknown id)."""
+    if name not in BUILTIN:
+        from harness import plugins
+
+        return plugins.backend_class(name)()
     module, cls = BUILTIN[name].split(":")
     return getattr(importlib.import_module(module), cls)()
 
 
-__all__ = ["BUILTIN", "DEFAULT", "Backend", "Estimate", "Problem", "Unsupported", "get"]
+def names() -> list[str]:
+    """Every selectable backend id: the built-in ones, then plugins (harness.plugins)."""
+    from harness import plugins
+
+    return [*BUILTIN, *(n for n in plugins.names() if n not in BUILTIN)]
+
+
+__all__ = ["BUILTIN", "DEFAULT", "Backend", "Estimate", "Problem", "Unsupported", "get", "names"]
