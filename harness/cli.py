@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ import pandas as pd
 
 from harness import __version__
 from harness import backends as backend_registry
+from harness.baseline import compare_summaries, restrict
 from harness.interrupt import DEFAULT_CELL_TIMEOUT, Interrupted, SignalGuard, signals_deferred
 from harness.registry import DTYPES, QUANTITIES, Case, load_cases, select
 
@@ -53,7 +55,7 @@ def _select_cases(args: argparse.Namespace) -> list[Case]:
 
 def _versions() -> dict[str, str]:
     out = {"harness": __version__, "python": platform.python_version()}
-    for pkg in ("numpy", "scipy", "pandas", "torch", "jax", "mpmath"):
+    for pkg in ("numpy", "scipy", "pandas", "torch", "jax", "jaxlib", "mpmath", "matplotlib"):
         try:
             out[pkg] = importlib_metadata.version(pkg)
         except importlib_metadata.PackageNotFoundError:
@@ -96,8 +98,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _check_nonempty(cases, dtypes, quantities)
     out = Path(args.out)
     _check_writable(out)
+    baseline = _read_baseline(args.baseline)
 
     started = time.time()
+    started_utc = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
     runner = Runner(names, seed=args.seed, cotangent=args.cotangent, cell_timeout=args.cell_timeout)
     bar = _progress(len(cases))
     result = runner.run(cases, dtypes, quantities, progress=lambda c: bar.update(1))
@@ -114,23 +118,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
         "backends": ",".join(names),
         "cotangent": args.cotangent,
         "cases": len(cases),
-        "command": " ".join(["python -m harness", *sys.argv[1:]]),
+        "quantities": ",".join(quantities),
+        "started": started_utc,
+        "command": f"python -m harness {shlex.join(args.argv)}",
         "duration_s": round(time.time() - started, 2),
         "complete": result.interrupted is None,
         "interrupted_by": result.interrupted,
         "cases_finished": result.cases_finished,
     }
     s, e = result.summary, result.elements
+    meta["counts"] = {v: int(n) for v, n in s["verdict"].value_counts().sort_index().items()}
+    changes = None if baseline is None else compare_summaries(restrict(baseline, s), s)
     with signals_deferred():  # the set of reports is written whole, or not at all
         paths = [
             write_csv(s, out / "summary.csv"),
             write_csv(e, out / "elements.csv"),
-            write_html(s, e, meta, out / "report.html"),
+            write_html(s, e, meta, out / "report.html", result.arrays, changes, args.baseline),
         ]
         from harness.report.files import atomic_write
 
         paths.append(atomic_write(out / "metadata.json", json.dumps(meta, indent=2) + "\n"))
-    print(terminal_summary(s))
+    print(terminal_summary(s, out / "report.html", changes, args.baseline))
     for p in paths:
         print(f"wrote {p}")
     if result.interrupted:
@@ -179,20 +187,45 @@ def cmd_check_backend(args: argparse.Namespace) -> int:
     return 0 if complete else 1
 
 
-def terminal_summary(summary: pd.DataFrame, worst: int = 10) -> str:
-    counts = summary["verdict"].value_counts()
-    line = ", ".join(f"{v} {n}" for v, n in counts.items())
-    lines = [f"{len(summary)} cells: {line}"]
-    bad = summary[summary["verdict"].isin(UNEXPECTED)]
-    if len(bad):
-        lines.append(f"unexpected ({len(bad)}), worst first:")
-        bad = bad.sort_values("max_rel_err", ascending=False, na_position="first")
-        for _, r in bad.head(worst).iterrows():
-            lines.append(
-                f"  {r['verdict']:<16} {r['case']}[{r['backend']}-{r['quantity']}-{r['dtype']}]"
-                f" blame={r['blame']}: {r['reason'][:160]}"
-            )
-    return "\n".join(lines)
+def terminal_summary(
+    summary: pd.DataFrame,
+    html_path: Path | None = None,
+    changes: pd.DataFrame | None = None,
+    baseline: str | None = None,
+    worst: int = 10,
+) -> str:
+    """Counts by verdict, the worst cells, baseline changes and the report's path."""
+    from harness.report.terminal import render_terminal
+
+    return render_terminal(summary, html_path, changes, baseline or "", worst)
+
+
+def _read_baseline(path: str | None) -> pd.DataFrame | None:
+    from harness.baseline import BaselineError, read_summary
+
+    if path is None:
+        return None
+    try:
+        return read_summary(path)
+    except BaselineError as e:
+        raise UsageError(f"{e}; refresh it with `make baseline` or drop --baseline") from None
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Compare two summary.csv files; 1 when the second regressed."""
+    from harness.baseline import BaselineError, compare_summaries, read_summary
+    from harness.report.terminal import change_lines
+
+    try:
+        before, after = read_summary(args.before), read_summary(args.after)
+    except BaselineError as e:
+        raise UsageError(str(e)) from None
+    changes = compare_summaries(before, after)
+    print(f"{args.after} against {args.before}:")
+    print("\n".join(change_lines(changes, args.before, args.limit)[1:]) or "  no changes")
+    n_reg = int((changes["change"] == "regression").sum())
+    print(f"{n_reg} regression(s), {int((changes['change'] == 'fix').sum())} fix(es)")
+    return 1 if n_reg else 0
 
 
 def _signum(name: str) -> int:
@@ -269,7 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.py",
         help="a file defining Backend subclasses: selectable by name, and run by default",
     )
+    p_val.add_argument(
+        "--baseline",
+        metavar="PATH",
+        help="a summary.csv to compare with: regressions and fixes in the terminal and report",
+    )
     p_val.set_defaults(func=cmd_validate)
+
+    p_diff = sub.add_parser("diff", help="compare two summary.csv files (exit 1: B regressed)")
+    p_diff.add_argument("before", metavar="A", help="the older summary.csv (e.g. the baseline)")
+    p_diff.add_argument("after", metavar="B", help="the newer summary.csv")
+    p_diff.add_argument("--limit", type=int, default=50, help="lines per kind of change")
+    p_diff.set_defaults(func=cmd_diff)
 
     p_chk = sub.add_parser(
         "check-backend", help="what a backend lacks (vocabulary, quantities) and what it can run"
@@ -286,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         with SignalGuard():  # SIGINT/SIGTERM become Interrupted, with the finished work kept
             return int(args.func(args))

@@ -1,0 +1,104 @@
+"""Figures for report.html, rendered with matplotlib's Agg backend into base64 PNG data URIs.
+
+Nothing here computes a result: the arrays come from the runner (`RunResult.arrays`).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import numpy as np
+
+#: Figures stay small: a report may hold dozens of them.
+DPI = 96
+#: Above this many elements per side, tick labels are thinned out.
+MAX_TICKS = 16
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def png_data_uri(fig) -> str:
+    """Encode `fig` as a `data:image/png;base64,...` URI and close it."""
+    plt = _pyplot()
+    buf = io.BytesIO()
+    # No Software/date metadata: the same figure gives the same bytes.
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _ticks(ax, n: int, axis: str) -> None:
+    step = max(1, int(np.ceil(n / MAX_TICKS)))
+    ticks = list(range(0, n, step))
+    getattr(ax, f"set_{axis}ticks")(ticks)
+    getattr(ax, f"set_{axis}ticklabels")([str(t) for t in ticks], fontsize=7)
+
+
+def error_heatmap(
+    err: np.ndarray, tol_abs: float, title: str, labels: Sequence[str] = ("row", "column")
+) -> str:
+    """A heatmap of the per-element |error| of a dense (Jacobian or Hessian) cell on a log scale,
+    with the absolute tolerance marked on the colour bar; returns a PNG data URI."""
+    from matplotlib.colors import LogNorm
+
+    plt = _pyplot()
+    a = np.atleast_2d(np.asarray(err, dtype=np.float64))
+    if a.ndim > 2:
+        a = a.reshape(a.shape[0], -1)
+    finite = a[np.isfinite(a) & (a > 0)]
+    floor = float(np.min(finite)) if finite.size else 1e-300
+    top = float(np.max(finite)) if finite.size else 1.0
+    # Errors far inside the tolerance all look alike: the scale starts 3 decades below it.
+    low = max(floor, tol_abs * 1e-3) if tol_abs > 0 else floor
+    low = min(low, top / 10)
+    high = max(top, low * 10)
+    shown = np.clip(np.where(a > 0, a, low), low, high)  # zeros sit at the bottom
+    rows, cols = a.shape
+    width = min(5.2, 2.6 + 0.16 * cols)
+    height = min(4.0, 1.5 + 0.16 * rows)
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    im = ax.imshow(shown, cmap="YlOrRd", norm=LogNorm(vmin=low, vmax=high), aspect="auto")
+    bar = fig.colorbar(im, ax=ax, shrink=0.9)
+    bar.set_label("|error|", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if tol_abs > 0:
+        bar.ax.axhline(tol_abs, color="#1f77b4", linewidth=2)
+        bar.ax.text(-0.3, tol_abs, "tol", color="#1f77b4", fontsize=7, ha="right", va="center",
+                    transform=bar.ax.get_yaxis_transform())  # fmt: skip
+    ax.set_ylabel(labels[0], fontsize=8)
+    ax.set_xlabel(labels[1], fontsize=8)
+    _ticks(ax, rows, "y")
+    _ticks(ax, cols, "x")
+    ax.set_title(title, fontsize=9)
+    return png_data_uri(fig)
+
+
+def taylor_plot(steps: np.ndarray, remainders: np.ndarray, title: str) -> str:
+    """Taylor remainder r(h) against h on log-log axes, with slope-1 and slope-2 guides (a right
+    gradient follows slope 2, a wrong one slope 1); returns a PNG data URI."""
+    plt = _pyplot()
+    h = np.asarray(steps, dtype=np.float64).ravel()
+    r = np.asarray(remainders, dtype=np.float64).ravel()
+    keep = np.isfinite(h) & np.isfinite(r) & (h > 0) & (r > 0)
+    fig, ax = plt.subplots(figsize=(4.2, 3.0), layout="constrained")
+    if keep.any():
+        h, r = h[keep], r[keep]
+        ax.loglog(h, r, "o-", color="#222", label="r(h)")
+        h0, r0 = h[np.argmax(h)], r[np.argmax(h)]
+        for slope, style in ((1, ":"), (2, "--")):
+            ax.loglog(h, r0 * (h / h0) ** slope, style, color="#888", label=f"slope {slope}")
+        ax.legend(fontsize=7)
+    ax.set_xlabel("step h", fontsize=8)
+    ax.set_ylabel("remainder", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=9)
+    return png_data_uri(fig)
