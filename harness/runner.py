@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import traceback
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -68,12 +68,33 @@ def _probe(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32).astype(np.float64)
 
 
+class CaseFault(ValueError):
+    """The case itself is wrong at its inputs, not a backend: every cell of it is an error."""
+
+
+def case_value(case: Case, raw: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The case's float64 value at `raw` in numpy; a CaseFault unless it is a finite float array."""
+    got = case.fn(NumpyNamespace(np.float64), *raw.values())
+    if not isinstance(got, np.ndarray | np.generic | float):
+        raise CaseFault(f"{case.name} returned a value of type {type(got).__name__}, not an "
+                        f"array: a case returns arrays of its namespace xp")  # fmt: skip
+    out = np.asarray(got)
+    if out.dtype.kind != "f":
+        raise CaseFault(f"{case.name} returned {out.dtype} values: only floats are differentiated")
+    bad = np.flatnonzero(~np.isfinite(out.ravel()))
+    if bad.size:
+        where = "out" if not out.ndim else f"out{list(np.unravel_index(bad[0], out.shape))}"
+        raise CaseFault(f"{case.name} is {out.ravel()[bad[0]]} at {where} for its inputs: it is "
+                        f"not differentiable there; draw its inputs inside its domain")  # fmt: skip
+    return out
+
+
 def make_problem(case: Case, seed: int, dtype: str, cotangent: str = "random") -> Problem:
     """Bind `case` to its seeded inputs and probes in `dtype` (the value oracle fixes shapes)."""
     raw = case.draw(seed)
     dt = np.dtype(dtype)
     args = {n: (a.astype(dt) if case.inputs[n].kind == "float" else a) for n, a in raw.items()}
-    out = np.asarray(case.fn(NumpyNamespace(np.float64), *raw.values()))
+    out = case_value(case, raw)
     rng = np.random.default_rng([seed, zlib.crc32(case.name.encode()), 1])
     n = case.n_wrt
     ones = cotangent == "ones" or out.ndim == 0
@@ -243,6 +264,10 @@ class Runner:
         dtype = str(p.dtype)
         tol = Tol.lookup(dtype, q, case.tol)
         pool = {**outcomes, **borrowed}
+        if undefined := _nowhere_finite(case, q, p, pool):  # the case's fault, not a backend's
+            return [self._row(case, q, dtype, n, "error" if o.ok else o.status,
+                              reason=undefined if o.ok else o.reason)
+                    for n, o in outcomes.items()], []  # fmt: skip
         slopes = {}
         if q == "grad":
             slopes = {k: taylor_slope(p, o.value) for k, o in pool.items() if o.ok}
@@ -390,6 +415,21 @@ class Runner:
             tidy(rows, self.backends), tidy_elements(elems),
             {"run_seconds": time.perf_counter() - t0}, dict(self.arrays), stopped_by, done,
         )  # fmt: skip
+
+
+def _nowhere_finite(case: Case, q: str, p: Problem, pool: Mapping[str, Outcome]) -> str:
+    """Why the case is at fault, or '': an element that no backend (of at least two) gives as a
+    finite number, sqrt'(0) say, means the case is not differentiable at its inputs."""
+    got = {k: np.asarray(o.value, dtype=np.float64).ravel() for k, o in pool.items() if o.ok}
+    if len(got) < 2 or len({v.shape for v in got.values()}) > 1:
+        return ""
+    nowhere = ~np.any(np.isfinite(np.stack(list(got.values()))), axis=0)
+    if not nowhere.any():
+        return ""
+    i = int(np.flatnonzero(nowhere)[0])
+    seen = ", ".join(f"{k} {v[i]}" for k, v in got.items())
+    return (f"{case.name} is not differentiable at its inputs: {q} at {_index_label(q, p, i)} is "
+            f"non-finite on every backend ({seen}); draw its inputs inside its domain")  # fmt: skip
 
 
 def _is_zero(value: Any, tol: Tol) -> bool:

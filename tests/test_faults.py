@@ -126,3 +126,34 @@ def test_a_call_within_its_limit_returns_its_value_and_errors_pass_through():
     assert call_with_timeout(sum, None, [1, 2]) == 3
     with pytest.raises(ZeroDivisionError):
         call_with_timeout(lambda: 1 / 0, 5)
+
+
+def test_a_backend_whose_framework_is_missing_is_skipped_with_the_install_command(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # A fresh interpreter where importing torch or jax fails as if neither were installed (a
+    # finder, not sys.modules[...] = None: libraries probe sys.modules for torch).
+    script = "\n".join([
+        "import sys",
+        "class Uninstalled:",
+        "    def find_spec(self, name, path=None, target=None):",
+        "        if name.partition('.')[0] in ('torch', 'jax', 'jaxlib'):",
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)",
+        "sys.meta_path.insert(0, Uninstalled())",
+        "from harness.cli import main",
+        "sys.exit(main(sys.argv[1:]))",
+    ])  # fmt: skip
+    argv = ["validate", "--cases", "two_paths", "--backends", "inhouse,torch,jax,fd", "--dtypes",
+            "float64", "--quantities", "value,grad", "--out", str(tmp_path)]  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script, *argv], cwd=root, text=True,
+                          capture_output=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    s = pd.read_csv(tmp_path / "summary.csv", keep_default_na=False)
+    for name in ("torch", "jax"):
+        rows = s[s.backend == name]
+        assert len(rows) == 2 and set(rows.verdict) == {"skipped"}
+        assert all(f"{name} is not installed" in r and "pip install" in r for r in rows.reason)
+    assert set(s[s.backend.isin(["inhouse", "fd"])].verdict) == {"pass"}
