@@ -217,7 +217,8 @@ def _grid_html(summary: pd.DataFrame, backends: list[str]) -> str:
     css = {v: [{"selector": f"td.v-{v}", "props": f"background-color: {c};"}]
            for v, c in COLORS.items()}  # fmt: skip
     styler = (
-        text.style.set_td_classes(classes)
+        text.style.set_uuid("verdicts")  # a fixed id: the same run renders the same page
+        .set_td_classes(classes)
         .set_table_styles([s for v in css.values() for s in v])
         .set_table_attributes('class="grid"')
     )

@@ -57,14 +57,15 @@ def error_heatmap(
     finite = a[np.isfinite(a) & (a > 0)]
     floor = float(np.min(finite)) if finite.size else 1e-300
     top = float(np.max(finite)) if finite.size else 1.0
-    # Errors far inside the tolerance all look alike: the scale starts 3 decades below it.
-    low = max(floor, tol_abs * 1e-3) if tol_abs > 0 else floor
-    low = min(low, top / 10)
-    high = max(top, low * 10)
+    if tol_abs > 0:  # the scale holds the tolerance; far inside it, errors all look alike
+        low = max(min(floor, tol_abs), tol_abs * 1e-3)
+        high = max(top, tol_abs * 10)
+    else:
+        low, high = floor, max(top, floor * 10)
     shown = np.clip(np.where(a > 0, a, low), low, high)  # zeros sit at the bottom
     rows, cols = a.shape
-    width = min(5.2, 2.6 + 0.16 * cols)
-    height = min(4.0, 1.5 + 0.16 * rows)
+    width = min(5.2, 3.0 + 0.16 * cols)
+    height = min(4.0, 2.2 + 0.16 * rows)
     fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
     im = ax.imshow(shown, cmap="YlOrRd", norm=LogNorm(vmin=low, vmax=high), aspect="auto")
     bar = fig.colorbar(im, ax=ax, shrink=0.9)

@@ -14,7 +14,7 @@ WIDTH = 160
 
 
 def _clip(text: str, width: int = WIDTH) -> str:
-    text = " ".join(str(text).split())
+    text = " ".join(str(text).splitlines())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -1,0 +1,252 @@
+"""report.html and the terminal summary: grid, details, heatmaps, filter, offline; the report
+rows carry the pytest items' ids (and JUnit XML names)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import backends as backend_registry
+from harness.backends.base import Backend, Problem
+from harness.report.html import COLORS, render, row_id
+from harness.report.terminal import render_terminal
+from harness.runner import SUMMARY_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+META = {"version.harness": "0.1.0", "seed": 0, "dtypes": "float64", "backends": "torch,fd,sk"}
+
+
+class Skewed(Backend):
+    """torch with one Jacobian element and the gradient nudged: dense and grad cells fail."""
+
+    name = "skewed"
+
+    def __init__(self) -> None:
+        self.inner = backend_registry.get("torch")
+
+    def available(self):
+        return self.inner.available()
+
+    def compute(self, quantity: str, p: Problem):
+        out = np.array(self.inner.compute(quantity, p))
+        if quantity in ("jacobian", "grad"):
+            out.flat[-1] += 0.5
+        return out
+
+
+@pytest.fixture
+def skewed(monkeypatch) -> str:
+    monkeypatch.setitem(backend_registry.BUILTIN, "skewed", f"{__name__}:Skewed")
+    return "skewed"
+
+
+def _row(case, quantity, backend, verdict, err=0.0, **kw) -> dict:
+    row = dict.fromkeys(SUMMARY_COLUMNS, "")
+    row.update(
+        case=case,
+        family="fam",
+        quantity=quantity,
+        order=1,
+        dtype="float64",
+        backend=backend,
+        reference="fd",
+        max_abs_err=err,
+        max_rel_err=err,
+        tol_abs=1e-9,
+        tol_rel=1e-7,
+        verdict=verdict,
+        blame="none",
+        reference_dtype="float64",
+        worst_index="x[0]",
+        value_at_worst=1.0,
+        reference_at_worst=1.0,
+        noise_floor=0.0,
+    )
+    row.update(kw)
+    return row
+
+
+@pytest.fixture
+def synthetic() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    rows = [
+        _row("alpha", "grad", "torch", "pass", 1e-16),
+        _row("alpha", "grad", "fd", "pass", 1e-16),
+        _row("alpha", "jacobian", "sk", "fail", 0.5, blame="sk", reason="alpha jacobian: 0.5"),
+        _row("alpha", "grad", "sk", "expected_fail", 0.2, reason="declared | text"),
+        _row("beta", "grad", "torch", "pass", 1e-15),
+        _row("beta", "grad", "sk", "skipped", np.nan, reason="not installed"),
+        _row("beta", "hvp", "fd", "error", np.nan, reason="ValueError: boom"),
+    ]
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    elements = pd.DataFrame(
+        [
+            dict(
+                case="alpha",
+                quantity="jacobian",
+                dtype="float64",
+                backend="sk",
+                index="out[1], x[2]",
+                value=1.5,
+                reference_value=1.0,
+                abs_err=0.5,
+                rel_err=0.5,
+            )
+        ]
+    )
+    err = np.zeros((3, 4))
+    err[1, 2] = 0.5
+    arrays = {
+        ("alpha", "jacobian", "float64", "sk"): err,
+        ("alpha", "taylor", "float64", "sk"): np.array([[1e-1, 1e-2, 1e-3], [1e-2, 1e-4, 1e-6]]),
+    }
+    return summary, elements, arrays
+
+
+def _sections(page: str) -> list[str]:
+    return re.findall(r'<details class="cell[^"]*" id="([^"]+)"', page)
+
+
+def test_page_has_metadata_counts_grid_and_only_non_pass_details(synthetic):
+    summary, elements, arrays = synthetic
+    page = render(summary, elements, META, arrays)
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "0.1.0" in page and "7 cells" in page
+    for v, n in {"pass": 3, "fail": 1, "expected fail": 1, "error": 1, "skipped": 1}.items():
+        assert f"<b>{n}</b> {v}</span>" in page
+    assert re.search(r'class="[^"]*row_heading[^"]*"\s*>alpha</th>', page)
+    assert re.search(r'class="[^"]*row_heading[^"]*"\s*>beta</th>', page)
+    for v in ("fail", "expected_fail", "error", "pass"):
+        assert f"td.v-{v}" in page and COLORS[v] in page
+    ids = _sections(page)
+    assert len(ids) == 3  # fail, error, expected_fail: no pass, no skipped
+    assert ids.index("cell-alpha-sk-jacobian-float64") < ids.index("cell-alpha-sk-grad-float64")
+    for target in re.findall(r'href="#([^"]+)"', page):
+        assert target in ids or target in ("baseline", "grid", "details")
+    assert "not installed" in page  # the skipped reasons are listed
+
+
+def test_dense_failures_get_a_heatmap_and_grads_a_taylor_plot(synthetic):
+    summary, elements, arrays = synthetic
+    page = render(summary, elements, META, arrays)
+    imgs = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert [a.split(" of ")[0] for a, _ in imgs] == ["heatmap", "Taylor remainder"]
+    assert all(len(b) > 2000 for _, b in imgs)
+    assert "alpha[sk-jacobian-float64]" in imgs[0][0] and "alpha[sk-grad-float64]" in imgs[1][0]
+    without = render(summary, elements, META, {})
+    assert "<img" not in without  # no data, no figure slot
+
+
+def test_failures_only_filter_is_a_css_checkbox(synthetic):
+    summary, elements, arrays = synthetic
+    page = render(summary, elements, META, arrays)
+    assert '<input type="checkbox" id="only-unexpected"' in page
+    assert '<label class="filter" for="only-unexpected">' in page
+    assert "#only-unexpected:checked ~ main .cell:not(.unexpected)" in page
+    assert "tr:not(:has(td.unexpected))" in page
+    fail_cell = re.search(r'<td[^>]*class="[^"]*v-fail[^"]*"', page).group(0)
+    assert "unexpected" in fail_cell
+
+
+def test_regressions_and_fixes_come_before_the_grid(synthetic):
+    from harness.baseline import compare_summaries
+
+    summary, elements, _ = synthetic
+    before = summary.copy()
+    before.loc[2, "verdict"] = "pass"  # alpha jacobian sk: pass -> fail
+    before.loc[6, "verdict"] = "error"
+    changes = compare_summaries(before, summary)
+    page = render(summary, elements, META, None, changes, "base/summary.csv")
+    assert page.index("1 regression(s)") < page.index('id="grid"')
+    assert "alpha[sk-jacobian-float64]" in page[: page.index('id="grid"')]
+    text = render_terminal(summary, Path("out/report.html"), changes, "base/summary.csv")
+    assert "against baseline base/summary.csv: 1 regression(s), 0 fix(es)" in text
+    assert "regression alpha[sk-jacobian-float64]: pass → fail" in text
+
+
+def test_terminal_summary_counts_worst_cells_and_report_path(synthetic):
+    summary, _, _ = synthetic
+    text = render_terminal(summary, Path("out/report.html"))
+    lines = text.splitlines()
+    assert lines[0] == "7 cells: 1 error, 1 fail, 1 expected_fail, 1 skipped, 3 pass"
+    assert lines[1] == "unexpected (2), worst first:"
+    assert "beta[fd-hvp-float64]" in lines[2] and "alpha[sk-jacobian-float64]" in lines[3]
+    assert lines[-1] == "report: out/report.html"
+
+
+def test_rendering_is_deterministic(synthetic):
+    summary, elements, arrays = synthetic
+    assert render(summary, elements, META, arrays) == render(summary, elements, META, arrays)
+
+
+@pytest.mark.slow
+def test_validate_keeps_dense_error_arrays_for_the_heatmap(skewed, tmp_path, capsys):
+    pytest.importorskip("torch")
+    from harness.cli import main
+
+    argv = [
+        "validate",
+        "--cases",
+        "two_paths_vector",
+        "--backends",
+        f"torch,fd,{skewed}",
+        "--dtypes",
+        "float64",
+        "--quantities",
+        "grad,jacobian",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "unexpected (2), worst first:" in out
+    assert f"report: {tmp_path / 'report.html'}" in out
+    page = (tmp_path / "report.html").read_text()
+    assert f'alt="heatmap of the per-element error of two_paths_vector[{skewed}-jacobian' in page
+    import json
+
+    meta = json.loads((tmp_path / "metadata.json").read_text())
+    assert meta["counts"] == {"fail": 2, "pass": 4}
+    assert meta["command"].startswith("python -m harness validate --cases two_paths_vector")
+    for k in ("version.numpy", "version.scipy", "version.torch", "version.jax", "platform"):
+        assert k in meta
+
+
+def test_pytest_item_ids_and_junit_names_equal_the_report_row_ids(tmp_path):
+    pytest.importorskip("torch")
+    from harness.cli import main
+
+    sel = ["--cases", "two_paths", "two_paths_vector", "--backends", "torch,fd,mp"]
+    assert main(["validate", *sel, "--out", str(tmp_path)]) == 0
+    rows = pd.read_csv(tmp_path / "summary.csv")
+    report_ids = {row_id(r) for r in rows.to_dict("records")}
+
+    xml = tmp_path / "junit.xml"
+    opts = ["--harness-cases=two_paths,two_paths_vector", "--harness-backends=torch,fd,mp"]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_registry.py",
+            *opts,
+            f"--junitxml={xml}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    cases = ET.parse(xml).getroot().iter("testcase")
+    junit_ids = {c.get("name") for c in cases} - {"test_registry_is_not_empty"}
+    assert junit_ids == report_ids
