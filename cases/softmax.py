@@ -1,6 +1,6 @@
 """Softmax under a seeded random cotangent: the seed's problem 2, backward h * (g - <g, h>)."""
 
-from harness.registry import array, case
+from harness.registry import array, case, expect, labels, scalar
 
 
 @case(family="softmax", inputs=array(6, low=-3, high=3), tags={"seed"}, softmax_axis=-1)
@@ -19,3 +19,82 @@ def softmax_batched_axis0(xp, x):
 def softmax_batched_axis1(xp, x):
     """h = softmax(x, axis=1): each row normalised."""
     return xp.softmax(x, axis=1)
+
+
+@case(family="softmax", inputs=array(2, 3, 2, low=-3, high=3), softmax_axis=1)
+def softmax_3d_middle_axis(xp, x):
+    """h = softmax(x, axis=1) on a (2, 3, 2) array: normalised along the middle axis."""
+    return xp.softmax(x, axis=1)
+
+
+@case(family="softmax", inputs={"x": array(5, low=-3, high=3), "t": scalar(0.5, 2)})
+def softmax_temperature(xp, x, t):
+    """h = softmax(x / t): the gradient reaches the temperature t as well as the logits."""
+    return xp.softmax(x / t)
+
+
+@case(family="softmax", inputs=array(5, low=1e4 - 4, high=1e4 + 4), softmax_axis=-1)
+def softmax_large_logits(xp, x):
+    """h = softmax(x) with logits near +1e4: exp(x) overflows, a stable softmax must not."""
+    return xp.softmax(x)
+
+
+@case(
+    family="softmax",
+    inputs=array(5, low=-1e4 - 4, high=-1e4 + 4),
+    expects=[
+        expect(
+            ["inhouse", "inhouse-naive", "fd"],
+            "value",
+            dtypes=["float32"],
+            reason="log_softmax computed as x - logsumexp(x) cancels at |x| = 1e4 in float32 "
+            "(ulp 2**-10, ~2e-4 lost); torch and jax compute (x - max) - log(sum(exp(x - max)))",
+        ),
+        expect(
+            "fd",
+            ("grad", "jvp", "jacobian"),
+            dtypes=["float32"],
+            reason="float32 finite differences of those values: the ~2e-4 rounding of each value, "
+            "divided by steps of at most 0.0625, swamps the derivative",
+        ),
+    ],
+)
+def log_softmax_large_negative(xp, x):
+    """l = log_softmax(x) with logits near -1e4: exp(x) underflows, a stable one must not."""
+    return xp.log_softmax(x)
+
+
+@case(family="softmax", inputs={"top": scalar(7, 9), "rest": array(4, low=-1, high=1)})
+def softmax_near_one_hot(xp, top, rest):
+    """h = softmax([top, rest]), top - rest >= 6: h ≈ e_0, the gradient is of order 1e-3."""
+    return xp.softmax(xp.concatenate([xp.reshape(top, (1,)), rest]))
+
+
+@case(family="softmax", inputs=array(6, low=-3, high=3))
+def log_softmax_1d(xp, x):
+    """l = log_softmax(x) = x - logsumexp(x)."""
+    return xp.log_softmax(x)
+
+
+@case(family="softmax", inputs=array(3, 4, low=-3, high=3))
+def log_softmax_axis0(xp, x):
+    """l = log_softmax(x, axis=0): each column normalised in log space."""
+    return xp.log_softmax(x, axis=0)
+
+
+@case(family="softmax", inputs=array(3, 4, low=-3, high=3))
+def logsumexp_rows(xp, x):
+    """l_i = logsumexp(x_i) = log(sum_j exp(x_ij)) for each row i."""
+    return xp.logsumexp(x, axis=1)
+
+
+@case(family="softmax", inputs=array(2, 3, low=-3, high=3))
+def logsumexp_all_keepdims(xp, x):
+    """l = logsumexp(x) over every axis, keepdims: a (1, 1) output whose gradient is softmax."""
+    return xp.logsumexp(x, axis=None, keepdims=True)
+
+
+@case(family="softmax", inputs={"z": array(4, 3, low=-3, high=3), "y": labels(4, classes=3)})
+def cross_entropy_batch(xp, z, y):
+    """l = mean_i -log_softmax(z_i)[y_i]: gradient (softmax(z) - onehot(y)) / 4."""
+    return xp.cross_entropy(z, y)

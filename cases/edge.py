@@ -1,0 +1,112 @@
+"""Edge inputs: kinks where frameworks choose different subgradients, poles approached within
+the oracles' reach, saturation, and 0**y. Declared discrepancies say who differs and why."""
+
+from harness.registry import array, case, expect, fixed
+
+FIRST = ("grad", "jvp", "jacobian")
+# The second derivative at a kink is a Dirac delta: no backend can be right or wrong there.
+AT_KINK = ("value", *FIRST)
+
+
+@case(
+    family="edge",
+    inputs=fixed(-1.0, 0.0, 1.0),
+    quantities=AT_KINK,
+    expects=[
+        expect(
+            "fd",
+            FIRST,
+            reason="relu'(0) is undefined: central differences return the mean slope 1/2, "
+            "torch, jax and the in-house engine the subgradient 0",
+        )
+    ],
+)
+def relu_at_zero(xp, x):
+    """y = relu(x) at x = (-1, 0, 1): relu'(0) is any value in [0, 1]."""
+    return xp.relu(x)
+
+
+@case(
+    family="edge",
+    inputs=fixed(-1.0, 0.0, 2.0),
+    quantities=AT_KINK,
+    expects=[
+        expect(
+            "jax",
+            FIRST,
+            reason="|x|'(0) is undefined: jax returns 1 (the x >= 0 branch), torch, the "
+            "in-house engine and central differences 0",
+        )
+    ],
+)
+def abs_at_zero(xp, x):
+    """y = abs(x) at x = (-1, 0, 2): |x|'(0) is any value in [-1, 1]."""
+    return xp.abs(x)
+
+
+@case(
+    family="edge",
+    inputs={"x": fixed(1.0, 1.0, 0.0), "y": fixed(2.0, 2.0, -1.0)},
+    quantities=AT_KINK,
+)
+def ties_split_evenly(xp, x, y):
+    """l = [max(x), maximum(x, y)], ties in both: every backend splits the gradient evenly."""
+    return xp.concatenate([xp.reshape(xp.max(x), (1,)), xp.maximum(x, xp.take(y, [2, 2, 2]) + 1)])
+
+
+@case(family="edge", inputs=array(4, low=-0.05, high=0.05))
+def log_near_pole(xp, x):
+    """y = log(1e-3 + x**2): the argument comes within 1e-3 of log's pole, y'' up to 2e3."""
+    return xp.log(1e-3 + x**2)
+
+
+@case(family="edge", inputs=array(4, low=-0.05, high=0.05))
+def sqrt_near_zero(xp, x):
+    """y = sqrt(1e-4 + x**2), a smoothed |x|: y'' = 1e-4 / (1e-4 + x**2)**1.5 up to 1e2."""
+    return xp.sqrt(1e-4 + x**2)
+
+
+@case(
+    family="edge",
+    inputs={"p": array(2, low=10, high=20), "n": array(2, low=-20, high=-10)},
+    naive_exact=True,
+)
+def tanh_saturated(xp, p, n):
+    """y = tanh([p, n]), |x| >= 10: y' = 1 - y**2 < 1e-8 rounds to 0, no NaN anywhere."""
+    return xp.tanh(xp.concatenate([p, n]))
+
+
+@case(
+    family="edge",
+    inputs={"p": array(2, low=20, high=40), "n": array(2, low=-40, high=-20)},
+    naive_exact=True,
+)
+def sigmoid_saturated(xp, p, n):
+    """y = sigmoid([p, n]), |x| >= 20: exp(-x) overflows for a naive formula, y' < 3e-9."""
+    return xp.sigmoid(xp.concatenate([p, n]))
+
+
+@case(family="edge", inputs=array(3, low=-30, high=-10))
+def log_sigmoid_deep_negative(xp, x):
+    """y = log(sigmoid(x)), x in [-30, -10]: y ≈ x, y' = 1 - sigmoid(x) ≈ 1 through a tiny σ."""
+    return xp.log(xp.sigmoid(x))
+
+
+# jvp, hvp and hessian are left out: fd's directional probes step to x < 0, where x**y is NaN
+# for the non-integer y they also step to, so no oracle exists for them here.
+@case(
+    family="edge",
+    inputs={"x": fixed(0.0, 0.0), "y": fixed(2.0, 3.0)},
+    quantities=("value", "grad", "jacobian"),
+    expects=[
+        expect(
+            ["inhouse", "inhouse-naive"],
+            ("grad", "jacobian"),
+            reason="the in-house pow rule computes dz/dy = z·log x = 0·(-inf) = NaN at x = 0; "
+            "the limit is 0 (torch and jax special-case it, fd sees z = 0 for every y)",
+        )
+    ],
+)
+def pow_at_zero_base(xp, x, y):
+    """z = x**y at x = 0, y = (2, 3): dz/dy = x**y log x -> 0 (0 * log 0 is a limit, not NaN)."""
+    return x**y

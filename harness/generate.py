@@ -1,0 +1,383 @@
+"""Generated inputs: hypothesis draws inside each case's domain, a failing draw shrunk to a
+small one, and a replay id that reruns exactly its inputs.
+
+A draw is valid when it lies in the case's box (float32-exact, like the seeded draws) and keeps
+every kink (relu, abs, maximum, minimum, max) at least KINK_MARGIN away: there the derivative
+is one-sided and central differences straddle it. Kinks are tested at fixed points in the edge
+family, with declared discrepancies.
+
+A failing draw (any fail, error or unexpected_pass among its cells) is stored under an id such
+as ``two_paths#r3-1f2e3d4c5b``: the case, the index of the draw that first failed, and a hash
+of the inputs and the seed. The store is a JSON file (``draws.json`` beside the reports) that
+``python -m harness validate --replay ID`` reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.namespace import NumpyNamespace
+from harness.registry import Case, Input, load_cases
+
+DRAWS_FILE = "draws.json"
+UNEXPECTED = ("fail", "error", "unexpected_pass")
+#: How close to a kink a draw may come (relative to the magnitude of the compared values).
+KINK_MARGIN = 1e-3
+#: Evaluations spent shrinking one failing draw (each reruns only its failing cells).
+SHRINK_BUDGET = 40
+
+
+class ReplayError(ValueError):
+    """A replay id that the draws file does not hold, or an unreadable draws file."""
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One generated input set of one case, replayable from its id."""
+
+    id: str
+    case: str
+    seed: int
+    inputs: dict[str, np.ndarray]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "seed": self.seed,
+            "inputs": {n: a.tolist() for n, a in self.inputs.items()},
+        }
+
+    @staticmethod
+    def from_json(draw_id: str, d: Mapping[str, Any]) -> Draw:
+        case = load_cases().get(d["case"])
+        if case is None:
+            raise ReplayError(f"draw {draw_id} names an unknown case {d['case']!r}")
+        inputs = {n: _as_input(spec, d["inputs"][n]) for n, spec in case.inputs.items()}
+        return Draw(draw_id, d["case"], int(d["seed"]), inputs)
+
+
+def _as_input(spec: Input, values: Any) -> np.ndarray:
+    dtype = np.int64 if spec.kind == "int" else np.float64
+    return np.asarray(values, dtype=dtype).reshape(spec.shape)
+
+
+def draw_id(case: str, index: int, seed: int, inputs: Mapping[str, np.ndarray]) -> str:
+    """``case#r<index>-<hash>``: the hash covers the seed and the exact inputs."""
+    h = hashlib.sha256(f"{case}|{seed}".encode())
+    for name in sorted(inputs):
+        a = np.asarray(inputs[name])
+        canon = a.astype(np.int64 if a.dtype.kind in "iu" else np.float64)
+        h.update(name.encode() + str(canon.shape).encode() + canon.tobytes())
+    return f"{case}#r{index}-{h.hexdigest()[:10]}"
+
+
+# ------------------------------------------------------------------ strategies (hypothesis)
+
+
+def _f32_inside(low: float, high: float) -> tuple[float, float]:
+    """The float32 interval nearest to [low, high] from the inside (hypothesis wants exact ends)."""
+    lo, hi = np.float32(low), np.float32(high)
+    if lo < low:
+        lo = np.nextafter(lo, np.float32(np.inf))
+    if hi > high:
+        hi = np.nextafter(hi, np.float32(-np.inf))
+    return float(lo), float(hi)
+
+
+def input_strategy(spec: Input) -> Any:
+    """Arrays inside one input's domain: float32-exact floats in [low, high], or labels."""
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    if spec.values is not None:
+        return st.just(np.asarray(spec.values, dtype=np.float64).reshape(spec.shape))
+    if spec.kind == "int":
+        return arrays(np.int64, spec.shape, elements=st.integers(0, int(spec.high) - 1))
+    lo, hi = _f32_inside(spec.low, spec.high)
+    floats = st.floats(lo, hi, width=32, allow_nan=False, allow_infinity=False,
+                       allow_subnormal=False)  # fmt: skip
+    return arrays(np.float32, spec.shape, elements=floats).map(lambda a: a.astype(np.float64))
+
+
+def case_strategy(case: Case) -> Any:
+    """One dict of inputs per example, named as the case's arguments."""
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({n: input_strategy(s) for n, s in case.inputs.items()})
+
+
+def drawable(case: Case) -> bool:
+    """Whether generated inputs can differ from one another (no fixed or all-fixed inputs)."""
+    return any(s.values is None for s in case.inputs.values())
+
+
+# ------------------------------------------------------------------ kinks
+
+
+class _KinkProbe(NumpyNamespace):
+    """The numpy namespace, noting every kink op whose argument lies within KINK_MARGIN."""
+
+    def __init__(self, dtype: Any) -> None:
+        super().__init__(dtype)
+        self.hits: list[str] = []
+
+    def _near(self, op: str, gap: Any, *scale: Any) -> None:
+        mag = np.maximum(1.0, np.max([np.max(np.abs(s)) for s in scale], initial=0.0))
+        if np.size(gap) and np.min(np.abs(gap)) <= KINK_MARGIN * mag:
+            self.hits.append(op)
+
+    def relu(self, a):
+        self._near("relu", a, a)
+        return super().relu(a)
+
+    def abs(self, a):
+        self._near("abs", a, a)
+        return np.abs(a)
+
+    def maximum(self, a, b):
+        self._near("maximum", np.subtract(a, b), a, b)
+        return np.maximum(a, b)
+
+    def minimum(self, a, b):
+        self._near("minimum", np.subtract(a, b), a, b)
+        return np.minimum(a, b)
+
+    def max(self, a, axis=None, keepdims=False):
+        a = np.asarray(a)
+        if a.size > 1:
+            top2 = -np.sort(-(a.ravel() if axis is None else np.moveaxis(a, axis, -1)), axis=-1)
+            self._near("max", top2[..., 0] - top2[..., 1], a)
+        return super().max(a, axis=axis, keepdims=keepdims)
+
+
+def near_kink(case: Case, inputs: Mapping[str, np.ndarray]) -> list[str]:
+    """The kink ops that `inputs` bring within KINK_MARGIN of their kink, in float64 or float32."""
+    hits: list[str] = []
+    for dt in case.dtypes:
+        xp = _KinkProbe(dt)
+        args = [a.astype(dt) if case.inputs[n].kind == "float" else a for n, a in inputs.items()]
+        with np.errstate(all="ignore"):
+            case.fn(xp, *args)
+        hits += xp.hits
+    return sorted(set(hits))
+
+
+# ------------------------------------------------------------------ search and shrink
+
+
+@dataclass
+class Exploration:
+    """The outcome of drawing inputs for one case."""
+
+    case: str
+    tried: int = 0  # valid draws evaluated before a failure (or all of them)
+    rejected: int = 0  # draws dropped for coming near a kink
+    draw: Draw | None = None  # the failing draw, shrunk
+    rows: list[dict] = field(default_factory=list)  # its full cell matrix
+    elems: list[dict] = field(default_factory=list)
+
+
+class _Failed(Exception):
+    """Raised inside the hypothesis test for a failing draw (hypothesis then shrinks it)."""
+
+
+def _key(inputs: Mapping[str, np.ndarray]) -> bytes:
+    return b"|".join(np.ascontiguousarray(inputs[n]).tobytes() for n in sorted(inputs))
+
+
+def explore(
+    runner: Any,
+    case: Case,
+    n: int,
+    dtypes: Sequence[str],
+    quantities: Sequence[str],
+    seed: int = 0,
+) -> Exploration:
+    """Run up to `n` valid draws of `case`; shrink the first failing one and return it with the
+    cells of its final run. Deterministic for a given `seed`."""
+    from hypothesis import HealthCheck, Phase, given, reject, settings
+    from hypothesis import seed as hseed
+    from hypothesis.errors import Unsatisfiable
+
+    ex = Exploration(case.name)
+    if not drawable(case) or n <= 0:
+        return ex
+    cache: dict[bytes, bool] = {}
+    target: dict[str, Any] = {}  # the failing (quantity, dtype) cells once a failure is found
+    found: list[dict[str, np.ndarray]] = []
+
+    def failing(inputs: dict[str, np.ndarray]) -> bool:
+        if not target:
+            rows, _ = runner.run_case(case, dtypes, quantities, inputs=inputs)
+            bad = {(r["quantity"], r["dtype"]) for r in rows if r["verdict"] in UNEXPECTED}
+            ex.tried += 1
+            if bad:
+                target.update(cells=bad, index=ex.tried - 1, budget=SHRINK_BUDGET)
+            return bool(bad)
+        cells = target["cells"]
+        qs = sorted({q for q, _ in cells})
+        dts = sorted({d for _, d in cells} | ({"float64"} & set(dtypes)))
+        rows, _ = runner.run_case(case, dts, qs, inputs=inputs)
+        return any(
+            r["verdict"] in UNEXPECTED and (r["quantity"], r["dtype"]) in cells for r in rows
+        )
+
+    def check(inputs: dict[str, np.ndarray]) -> None:
+        key = _key(inputs)
+        if key not in cache:
+            if target and target["budget"] <= 0:
+                reject()  # shrinking budget spent: keep the smallest failure found so far
+            if near_kink(case, inputs):
+                ex.rejected += 1
+                reject()
+            if target:
+                target["budget"] -= 1
+            cache[key] = failing(inputs)
+        if cache[key]:
+            found.append(inputs)
+            raise _Failed(case.name)
+
+    test = settings(
+        max_examples=n,
+        database=None,
+        deadline=None,
+        phases=(Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        print_blob=False,
+    )(hseed(seed)(given(case_strategy(case))(check)))
+    try:
+        test()
+    except _Failed:
+        pass
+    except Unsatisfiable:
+        return ex
+    if found:
+        inputs = found[-1]
+        ex.draw = Draw(draw_id(case.name, target["index"], seed, inputs), case.name, seed, inputs)
+        ex.rows, ex.elems = run_draw(runner, case, ex.draw, dtypes, quantities)
+    return ex
+
+
+def run_draw(
+    runner: Any, case: Case, draw: Draw, dtypes: Iterable[str], quantities: Iterable[str]
+) -> tuple[list[dict], list[dict]]:
+    """Every selected cell of `case` at the draw's inputs (probes from the draw's seed)."""
+    saved, runner.seed = runner.seed, draw.seed
+    try:
+        rows, elems = runner.run_case(case, list(dtypes), list(quantities), inputs=draw.inputs)
+    finally:
+        runner.seed = saved
+    return rows, elems
+
+
+# ------------------------------------------------------------------ many cases, and reports
+
+
+@dataclass
+class DrawRun:
+    """Generated-input results of a run: failing draws and their cells, with a `draw` column."""
+
+    draws: list[Draw]
+    summary: pd.DataFrame
+    elements: pd.DataFrame
+    tried: int = 0
+    rejected: int = 0
+
+
+def _frames(
+    runner: Any, parts: list[tuple[str, list[dict], list[dict]]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One summary and one elements frame from each draw's (id, rows, elements), in order."""
+    from harness.runner import tidy, tidy_elements
+
+    s = [tidy(r, runner.backends).assign(draw=i) for i, r, _ in parts]
+    e = [tidy_elements(el).assign(draw=i) for i, _, el in parts]
+    if not parts:
+        return tidy([], runner.backends).assign(draw=""), tidy_elements([]).assign(draw="")
+    return pd.concat(s, ignore_index=True), pd.concat(e, ignore_index=True)
+
+
+def explore_all(
+    runner: Any,
+    cases: Sequence[Case],
+    n: int,
+    dtypes: Sequence[str],
+    quantities: Sequence[str],
+    seed: int = 0,
+    progress: Callable[[Case], None] | None = None,
+) -> DrawRun:
+    """`explore` every case; the failing draws' cells as one frame per report."""
+    parts: list[tuple[str, list[dict], list[dict]]] = []
+    draws: list[Draw] = []
+    tried = rejected = 0
+    for c in cases:
+        ex = explore(runner, c, n, dtypes, quantities, seed)
+        tried, rejected = tried + ex.tried, rejected + ex.rejected
+        if ex.draw is not None:
+            draws.append(ex.draw)
+            parts.append((ex.draw.id, ex.rows, ex.elems))
+        if progress:
+            progress(c)
+    s, e = _frames(runner, parts)
+    return DrawRun(draws, s, e, tried, rejected)
+
+
+def replay(
+    runner: Any, ids: Sequence[str], path: Path, dtypes: Sequence[str], quantities: Sequence[str]
+) -> DrawRun:
+    """Rerun exactly the inputs stored under `ids` in the draws file at `path`."""
+    stored = load_draws(path)
+    missing = [i for i in ids if i not in stored]
+    if missing:
+        raise ReplayError(
+            f"no draw {', '.join(missing)} in {path}; run `validate --random N` first "
+            f"or point --draws at the draws.json that holds it"
+        )
+    reg = load_cases()
+    parts = [
+        (i, *run_draw(runner, reg[stored[i].case], stored[i], dtypes, quantities)) for i in ids
+    ]
+    s, e = _frames(runner, parts)
+    return DrawRun([stored[i] for i in ids], s, e, len(ids))
+
+
+def load_draws(path: Path) -> dict[str, Draw]:
+    """Every draw stored in the draws file at `path` (an empty store when it does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+        return {i: Draw.from_json(i, d) for i, d in raw.items()}
+    except (ValueError, KeyError, TypeError) as e:
+        raise ReplayError(f"cannot read draws from {path}: {e}") from None
+
+
+def save_draws(draws: Iterable[Draw], path: Path) -> Path:
+    """Add `draws` to the store at `path` (ids already there are kept) and return the path."""
+    from harness.report.files import atomic_write
+
+    path = Path(path)
+    try:
+        stored = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        stored = {}
+    stored.update({d.id: d.to_json() for d in draws})
+    return atomic_write(path, json.dumps(stored, indent=1, sort_keys=True) + "\n")
+
+
+def merged(base: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """The base rows (draw "") followed by the draws' rows, with `draw` as the last column."""
+    base = base.assign(draw="")
+    if extra.empty:
+        return base
+    return pd.concat([base, extra[base.columns]], ignore_index=True)
