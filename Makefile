@@ -13,8 +13,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[all,dev]'
 	touch $(STAMP)
 
+BASELINE := reports/baseline/summary.csv
+
 validate: $(STAMP)
-	$(PY) -m harness validate --seed $(SEED) --out reports
+	$(PY) -m harness validate --seed $(SEED) --out reports $(if $(wildcard $(BASELINE)),--baseline $(BASELINE))
+
+# Refresh the committed baseline from a full run (failing cells included: exit 1 is fine here).
+baseline: $(STAMP)
+	$(PY) -m harness validate --seed $(SEED) --out reports/baseline/run || [ $$? -eq 1 ]
+	cp reports/baseline/run/summary.csv $(BASELINE)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q

@@ -64,7 +64,8 @@ table { border-collapse: collapse; }
 .versions { font-size: 12.5px; margin: 6px 0; }
 .versions b { font-weight: 600; color: var(--muted); }
 .toggle { display: none; }
-label.filter { display: inline-block; margin: 6px 0 0; padding: 5px 12px; border-radius: 6px;
+.bar { display: flex; flex-wrap: wrap; gap: 8px 24px; align-items: center; }
+label.filter { display: inline-block; margin: 0; padding: 4px 12px; border-radius: 6px;
   border: 1px solid var(--line); background: var(--soft); cursor: pointer; user-select: none; }
 label.filter::before { content: "\\2610"; margin-right: 6px; }
 #only-unexpected:checked ~ main label.filter { background: #fde8e8; border-color: #e4a1a1; }
@@ -250,7 +251,9 @@ def _facts(summary: pd.DataFrame, meta: Mapping[str, Any]) -> str:
 
 def _meta_tables(meta: Mapping[str, Any]) -> str:
     def table(items: list[tuple[str, Any]]) -> str:
-        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in items)
+        rows = "".join(
+            f"<tr><th>{_e(k)}</th><td>{'—' if v is None else _e(v)}</td></tr>" for k, v in items
+        )
         return f'<table class="meta">{rows}</table>'
 
     versions = " · ".join(
@@ -481,10 +484,10 @@ def render(
 <main>
 <h1>Autodiff validation report</h1>
 {_facts(summary, meta)}
-{_counts(summary)}
-<details open><summary>Run metadata</summary>{_meta_tables(meta)}</details>
+<div class="bar">{_counts(summary)}
 <label class="filter" for="only-unexpected">Show failures only
- <span class="muted">(fail, error, unexpected pass: {n_unexp})</span></label>
+ <span class="muted">(fail, error, unexpected pass: {n_unexp})</span></label></div>
+<details open><summary>Run metadata</summary>{_meta_tables(meta)}</details>
 {_baseline_html(changes, baseline)}
 <h2 id="grid">Verdicts: case × backend</h2>
 <p class="muted">Each cell is the worst verdict over the quantities and dtypes of that case and
