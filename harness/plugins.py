@@ -246,6 +246,8 @@ def _check(be, cases, dtypes, quantities, seed, progress, make_problem, run_cell
             p = make_problem(case, seed, d)
             p = dataclasses.replace(p, fn=_spy(case.fn, seen))
             for q in (q for q in QUANTITIES if q in quantities and q in case.quantities):
+                if not be.applies(case, q, d):
+                    continue  # no such cell for this backend: no row in a report either
                 side = max(p.n, p.m if q == "jacobian" else 0)
                 if q in ("jacobian", "hessian") and side > DENSE_LIMIT:
                     cc.cells[d, q] = ("n/a", f"dense {q} above {DENSE_LIMIT} per side")
@@ -326,14 +328,18 @@ def _render_cases(conf: Conformance) -> list[str]:
     """One line per case that cannot run some quantity, beyond those the backend never runs."""
     never = {q for q in QUANTITIES if _never(conf, q)}
     lacks = set(conf.lacks or ())
-    groups = {c.case: _problems(c, never, lacks) for c in conf.cases}
-    full = [c for c in conf.cases if not groups[c.case]]
-    none = [c for c in conf.cases if c.cells and all(
+    cases = [c for c in conf.cases if c.cells]  # the others do not apply to this backend
+    groups = {c.case: _problems(c, never, lacks) for c in cases}
+    full = [c for c in cases if not groups[c.case]]
+    none = [c for c in cases if all(
         s != "ok" for (_, q), (s, _) in c.cells.items() if q not in never)]  # fmt: skip
     except_never = f" (apart from {', '.join(sorted(never, key=QUANTITIES.index))})" * bool(never)
+    n_out = len(conf.cases) - len(cases)
     lines = [
-        f"cases{except_never}: {len(full)} of {len(conf.cases)} run in full, "
-        f"{len(conf.cases) - len(full) - len(none)} in part, {len(none)} not at all"
+        f"cases{except_never}: {len(full)} of {len(cases)} run in full, "
+        f"{len(cases) - len(full) - len(none)} in part, {len(none)} not at all"
+        + f" ({n_out} more do not apply to it)"
+        * bool(n_out)
     ]
     lines += [f"  {name}: {'; '.join(parts)}" for name, parts in groups.items() if parts]
     return lines

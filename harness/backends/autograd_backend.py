@@ -18,8 +18,8 @@ from harness.backends import Backend, Problem, Unsupported
 class AutogradNamespace:
     """The vocabulary on autograd.numpy, computing in one dtype."""
 
-    def __init__(self, anp: Any, logsumexp: Any, dtype: np.dtype) -> None:
-        self.np, self._lse, self.dtype = anp, logsumexp, dtype
+    def __init__(self, anp: Any, logsumexp: Any, getval: Any, dtype: np.dtype) -> None:
+        self.np, self._lse, self._getval, self.dtype = anp, logsumexp, getval, dtype
         for name in ["add", "subtract", "multiply", "divide", "negative", "exp", "log", "sqrt",
                      "sin", "cos", "tanh", "abs", "maximum", "minimum", "matmul", "reshape",
                      "transpose", "concatenate"]:  # fmt: skip
@@ -35,8 +35,8 @@ class AutogradNamespace:
         return self.np.where(mask, a, b)
 
     def sigmoid(self, a):
-        # tanh form: no exp overflow at large |a|, and smooth for second order.
-        return 0.5 * (self.np.tanh(0.5 * a) + 1)
+        # exp(-log(1 + exp(-a))): no overflow, and no 1 - 1 cancellation at large |a|
+        return self.np.exp(-self.np.logaddexp(0, -a))
 
     def relu(self, a):
         # relu'(0) = 0 as in torch and jax (np.maximum would split the tie: 0.5); a constant
@@ -63,7 +63,10 @@ class AutogradNamespace:
         return self._lse(a, axis=axis, keepdims=keepdims)
 
     def log_softmax(self, a, axis=-1):
-        return a - self._lse(a, axis=axis, keepdims=True)
+        # (a - m) - log sum exp(a - m) with m = max(a) a constant: the shift cancels in the
+        # derivative, and subtracting before the log keeps float32 exact at large logits.
+        shifted = a - np.max(self._getval(a), axis=axis, keepdims=True)
+        return shifted - self.np.log(self.np.sum(self.np.exp(shifted), axis=axis, keepdims=True))
 
     def softmax(self, a, axis=-1):
         return self.np.exp(self.log_softmax(a, axis=axis))
@@ -98,8 +101,9 @@ class Autograd(Backend):
         import autograd
         import autograd.numpy as anp
         from autograd.scipy.special import logsumexp
+        from autograd.tracer import getval
 
-        xp = AutogradNamespace(anp, logsumexp, p.dtype)
+        xp = AutogradNamespace(anp, logsumexp, getval, p.dtype)
         consts = {n: a for n, a in p.args.items() if n not in p.wrt}
         sizes = [int(np.prod(p.shapes[n], dtype=int)) for n in p.wrt]
         offsets = np.cumsum([0, *sizes])

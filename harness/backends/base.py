@@ -95,9 +95,21 @@ class Unsupported(Exception):
 class Backend:
     """What a backend provides. Implement ``value`` and ``grad`` at least.
 
+    Must provide:
+      name      a unique id (letters, digits, ``-_.+``): the report's ``backend`` column
+      value, grad
+                numpy arrays in ``p.dtype`` with the shapes in Problem's docstring; compute
+                them by running the case, ``p.call(xp, values)``, with a namespace ``xp`` of
+                your arrays that implements ``harness.namespace.VOCABULARY`` (and the array
+                operators listed there)
+    May leave out (raise ``Unsupported("why")``: the cell is ``skipped`` with that reason,
+    not an error): ``jvp``, ``hvp``, ``jacobian``, ``hessian``; a dtype the engine cannot
+    compute in (never return another dtype: that is reported as a silent cast); namespace
+    functions it lacks (raise Unsupported from the namespace's ``__getattr__``).
     The defaults derive ``jacobian`` from ``jvp`` and ``hessian`` from ``hvp`` column by column;
-    ``jvp`` and ``hvp`` raise Unsupported unless overridden. A quantity that raises
-    Unsupported is reported ``skipped`` with the message as the reason.
+    ``jvp`` and ``hvp`` raise Unsupported unless overridden. Any other exception is an
+    ``error`` row. ``python -m harness check-backend NAME`` lists what a backend lacks;
+    docs/your-own-framework.md walks through writing and registering one.
     """
 
     name: ClassVar[str] = "?"
