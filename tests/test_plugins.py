@@ -267,10 +267,14 @@ def test_the_docs_show_the_example_file_verbatim():
 
 def test_the_docs_example_works_when_copied_as_written(tmp_path):
     """The file copied from the docs into examples/, then each command as the docs write it
-    (only the interpreter's path is this one), from that folder."""
+    (only the interpreter's path is this one), from a folder holding just that and the
+    registry's test module."""
     (tmp_path / "examples").mkdir()
+    (tmp_path / "tests").mkdir()
     code = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)[0]
     (tmp_path / "examples" / "dual_backend.py").write_text(code)
+    registry_tests = (ROOT / "tests" / "test_registry.py").read_text()
+    (tmp_path / "tests" / "test_registry.py").write_text(registry_tests)
     commands = _doc_commands()
     heads = [" ".join(c.split()[1:4]) for c in commands]
     assert heads == [
@@ -278,15 +282,17 @@ def test_the_docs_example_works_when_copied_as_written(tmp_path):
         "-m harness validate",
         "-m pytest tests/test_registry.py",
     ]
-    for command in commands[:2]:
+    runs = []
+    for command in commands:
         argv = [sys.executable, *shlex.split(command)[1:]]
-        r = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert r.returncode in (0, 1), r.stderr  # 1: something lacking, or a cell failed
-        if "check-backend" in command:
-            assert r.stdout.startswith("backend dual (file examples/dual_backend.py)")
-            assert "lacks hvp, hessian on every case" in r.stdout
+        runs.append(subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300))
+        assert runs[-1].returncode in (0, 1), runs[-1].stdout + runs[-1].stderr
+    check, _, under_pytest = (r.stdout for r in runs)
+    assert check.startswith("backend dual (file examples/dual_backend.py)")
+    assert "lacks hvp, hessian on every case" in check and runs[0].returncode == 1
     s = pd.read_csv(tmp_path / "reports-dual" / "summary.csv")
     dual = s[s["backend"] == "dual"]
     assert (dual["verdict"] == "pass").any()
     assert not dual["verdict"].isin(["fail", "error"]).any(), dual[["case", "reason"]]
     assert set(dual.loc[dual["quantity"] == "hvp", "verdict"]) == {"skipped"}
+    assert "passed" in under_pytest and "[dual-" not in under_pytest  # no dual item failed
