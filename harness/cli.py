@@ -104,7 +104,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     started_utc = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
     runner = Runner(names, seed=args.seed, cotangent=args.cotangent, cell_timeout=args.cell_timeout)
     bar = _progress(len(cases))
-    result = runner.run(cases, dtypes, quantities, progress=lambda c: bar.update(1))
+    result = _run(runner, cases, dtypes, quantities, args, out, bar)
     bar.close()
     if result.interrupted and not result.cases_finished:
         print(f"interrupted by {result.interrupted} before any case finished; "
@@ -128,6 +128,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     }
     s, e = result.summary, result.elements
     meta["counts"] = {v: int(n) for v, n in s["verdict"].value_counts().sort_index().items()}
+    if args.random or args.replay:
+        meta.update(random=args.random, draws=sorted(set(s["draw"]) - {""}))
     changes = None if baseline is None else compare_summaries(restrict(baseline, s), s)
     with signals_deferred():  # the set of reports is written whole, or not at all
         paths = [
@@ -244,6 +246,43 @@ def _check_nonempty(cases: Sequence[Case], dtypes: list[str], quantities: list[s
     )
 
 
+def _run(
+    runner: Any,
+    cases: list[Case],
+    dtypes: list[str],
+    quantities: list[str],
+    args: argparse.Namespace,
+    out: Path,
+    bar: Any,
+) -> Any:
+    """The registry run. --random N adds N generated input sets per case (a failing one is
+    shrunk, stored in the draws file and reported with its id in a `draw` column); --replay
+    reruns only the stored draws it names."""
+    if not (args.random or args.replay):
+        return runner.run(cases, dtypes, quantities, progress=lambda c: bar.update(1))
+    from harness import generate
+
+    path = Path(args.draws) if args.draws else out / generate.DRAWS_FILE
+    try:
+        if args.replay:
+            extra = generate.replay(runner, _split(args.replay), path, dtypes, quantities)
+            result = runner.run([], dtypes, quantities)
+        else:
+            result = runner.run(cases, dtypes, quantities, progress=lambda c: bar.update(1))
+            extra = generate.explore_all(runner, cases, args.random, dtypes, quantities, args.seed)
+            print(f"random: {extra.tried} draws run ({extra.rejected} near a kink dropped), "
+                  f"{len(extra.draws)} failing")  # fmt: skip
+    except generate.ReplayError as e:
+        raise UsageError(str(e)) from None
+    for d in extra.draws if not args.replay else []:
+        print(f"  failing draw {d.id}: replay with --replay '{d.id}' --draws {path}")
+    if extra.draws and not args.replay:
+        generate.save_draws(extra.draws, path)
+    result.summary = generate.merged(result.summary, extra.summary)
+    result.elements = generate.merged(result.elements, extra.elements)
+    return result
+
+
 def _check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -307,6 +346,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="a summary.csv to compare with: regressions and fixes in the terminal and report",
     )
+    p_val.add_argument(
+        "--random",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N generated input sets per case (hypothesis); failing ones are shrunk",
+    )
+    p_val.add_argument(
+        "--replay",
+        nargs="+",
+        metavar="ID",
+        help="rerun exactly the inputs of these draw ids (from --random) instead of the registry",
+    )
+    p_val.add_argument("--draws", metavar="PATH", help="the draws file (default: OUT/draws.json)")
     p_val.set_defaults(func=cmd_validate)
 
     p_diff = sub.add_parser("diff", help="compare two summary.csv files (exit 1: B regressed)")

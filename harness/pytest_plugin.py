@@ -23,6 +23,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--harness-dtypes", default=",".join(DTYPES))
     g.addoption("--harness-seed", type=int, default=0)
     g.addoption(
+        "--harness-random",
+        type=int,
+        default=0,
+        metavar="N",
+        help="one more item per case, case[random-N]: N generated input sets (hypothesis)",
+    )
+    g.addoption(
         "--harness-backend-module",
         action="append",
         default=[],
@@ -50,13 +57,9 @@ class _Results:
 
     def rows(self, case: Case) -> dict[str, dict[str, Any]]:
         if case.name not in self.by_case:
-            from harness.runner import Runner, tidy
+            from harness.runner import tidy
 
-            if self.runner is None:
-                self.runner = Runner(
-                    _opt(self.config, "--harness-backends"),
-                    seed=self.config.getoption("--harness-seed"),
-                )
+            self.get_runner()
             rows, _ = self.runner.run_case(case, _opt(self.config, "--harness-dtypes"), QUANTITIES)
             df = tidy(rows, self.runner.backends)
             self.by_case[case.name] = {
@@ -64,6 +67,56 @@ class _Results:
                 for r in df.to_dict("records")
             }
         return self.by_case[case.name]
+
+    def get_runner(self) -> Any:
+        """The process's one Runner (backends keep their compiled functions between cases)."""
+        from harness.runner import Runner
+
+        if self.runner is None:
+            self.runner = Runner(
+                _opt(self.config, "--harness-backends"),
+                seed=self.config.getoption("--harness-seed"),
+            )
+        return self.runner
+
+
+class DrawItem(pytest.Item):
+    """N generated input sets of one case; fails with the shrunk failing draw and its replay."""
+
+    def __init__(self, *, case: Case, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.case = case
+        self.add_marker(pytest.mark.registry)
+        self.add_marker(pytest.mark.xdist_group(case.name))
+
+    def runtest(self) -> None:
+        from harness import generate
+
+        cfg = self.config
+        runner = cfg.stash[_RESULTS].get_runner()
+        n, seed = cfg.getoption("--harness-random"), cfg.getoption("--harness-seed")
+        dtypes = _opt(cfg, "--harness-dtypes")
+        ex = generate.explore(runner, self.case, n, dtypes, QUANTITIES, seed)
+        if ex.draw is None:
+            return
+        cache = getattr(cfg, "cache", None)
+        folder = cache.mkdir("harness-draws") if cache else cfg.rootpath / "reports"
+        path = generate.save_draws([ex.draw], folder / f"{self.case.name}.json")
+        inputs = ", ".join(f"{k}={v.tolist()}" for k, v in ex.draw.inputs.items())
+        bad = [r for r in ex.rows if r["verdict"] in generate.UNEXPECTED]
+        lines = [f"draw {ex.draw.id} (shrunk; {ex.tried} draws run): {inputs}"]
+        lines += [f"  {r['verdict']} {cell_id(r['case'], r['backend'], r['quantity'], r['dtype'])}"
+                  f": {r['reason']}" for r in bad[:5]]  # fmt: skip
+        lines.append(f"replay: python -m harness validate --replay '{ex.draw.id}' --draws {path}")
+        raise CellFailure("\n".join(lines))
+
+    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
+        if isinstance(excinfo.value, CellFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, self.name
 
 
 class CellItem(pytest.Item):
@@ -122,6 +175,10 @@ class RegistryModule(pytest.Module):
                             continue
                         cid = cell_id(case.name, b, q, d)
                         items.append(CellItem.from_parent(self, name=cid, case=case, cell=cid))
+            n = cfg.getoption("--harness-random")
+            if n > 0 and any(s.values is None for s in case.inputs.values()):
+                name = f"{case.name}[random-{n}]"
+                items.append(DrawItem.from_parent(self, name=name, case=case))
         return items
 
 
