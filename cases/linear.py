@@ -62,3 +62,10 @@ def affine_tanh(xp, W, x, b):
 def matmul_chain(xp, A, B, C):
     """Y = A @ B @ C: trilinear, each factor's gradient passes through the other two."""
     return A @ B @ C
+
+
+@case(family="linear", inputs={"x": array(2, 3, 4)}, naive_exact=True)
+def transpose_cyclic_3d(xp, x):
+    """y = sin(transpose(x, (1, 2, 0))): a permutation that is not its own inverse, so the VJP
+    must permute back by (2, 0, 1). Elementwise after a permutation: the Hessian is diagonal."""
+    return xp.sin(xp.transpose(x, (1, 2, 0)))

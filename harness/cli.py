@@ -378,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_chk.add_argument("--seed", type=int, default=0)
     p_chk.set_defaults(func=cmd_check_backend)
 
+    from harness.mutants.command import configure as add_mutants
+
+    add_mutants(sub)
     return parser
 
 

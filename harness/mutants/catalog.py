@@ -1,0 +1,156 @@
+"""The planted bugs: each one exact piece of engine source and what replaces it.
+
+A mutant names the engine module, the text it replaces (which must occur exactly once there, or
+the mutant is reported stale) and, in words, what the bug does. Kept in the engine's own
+notation so a reader can check each against harness/engine/*.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One planted bug: in harness/engine/<module>.py, `old` becomes `new`."""
+
+    name: str
+    module: str
+    old: str
+    new: str
+    what: str
+
+
+def _m(name: str, module: str, old: str, new: str, what: str) -> Mutant:
+    return Mutant(name, module, old, new, what)
+
+
+P, R, F, S, I = "primitives", "reverse", "forward", "second", "__init__"  # noqa: E741
+
+MUTANTS: tuple[Mutant, ...] = (
+    # -- first-order rules: signs, factors, wrong variables
+    _m("sin_vjp_sign", P, "vjp=lambda g, y, x: g * cos(x),", "vjp=lambda g, y, x: -g * cos(x),",
+       "sin's VJP with its sign flipped: -g cos x"),
+    _m("cos_vjp_sign", P, "vjp=lambda g, y, x: -g * sin(x),", "vjp=lambda g, y, x: g * sin(x),",
+       "cos's VJP with its sign flipped: g sin x"),
+    _m("subtract_vjp_sign", P, "vjp=(lambda g, y, a, b: g, lambda g, y, a, b: -g),",
+       "vjp=(lambda g, y, a, b: g, lambda g, y, a, b: g),",
+       "a - b passes +g to b: the minus lost"),
+    _m("divide_vjp_sign", P, "lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b",
+       "lambda g, y, a, b: g / b, lambda g, y, a, b: g * y / b",
+       "d(a/b)/db = +a/b²: sign flipped"),
+    _m("log_vjp_divides_by_y", P, "vjp=lambda g, y, x: g / x,", "vjp=lambda g, y, x: g / y,",
+       "log's VJP divides by log x instead of x"),
+    _m("sqrt_vjp_no_half", P, "vjp=lambda g, y, x: 0.5 * g / y,", "vjp=lambda g, y, x: g / y,",
+       "sqrt's VJP without the 1/2"),
+    _m("sigmoid_vjp_no_one_minus", P, "vjp=lambda g, y, x: g * y * (1 - y),",
+       "vjp=lambda g, y, x: g * y,", "sigmoid' = y instead of y(1 - y)"),
+    _m("relu_vjp_mask_inverted", P, "vjp=lambda g, y, x: g * (x > 0),",
+       "vjp=lambda g, y, x: g * (x < 0),", "relu passes the gradient where x < 0"),
+    _m("pow_vjp_off_by_one", P, "vjp=(lambda g, y, a, b: g * b * a ** (b - 1),",
+       "vjp=(lambda g, y, a, b: g * b * a ** b,",
+       "off-by-one exponent in pow's derivative: b a^b instead of b a^(b-1)"),
+    _m("pow_vjp_exponent_no_y", P, "lambda g, y, a, b: g * y * log(a)),\n    jvp",
+       "lambda g, y, a, b: g * log(a)),\n    jvp", "d(a^b)/db = log a, the a^b factor lost"),
+    _m("multiply_vjp_same_operand", P, "vjp=(lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),",
+       "vjp=(lambda g, y, a, b: g * b, lambda g, y, a, b: g * b),",
+       "a * b hands b its own value: g b instead of g a"),
+    _m("where_vjp_masks_swapped", P,
+       "vjp=(lambda g, y, a, b, mask: g * mask, lambda g, y, a, b, mask: g * ~mask),",
+       "vjp=(lambda g, y, a, b, mask: g * ~mask, lambda g, y, a, b, mask: g * mask),",
+       "where sends each branch the other branch's gradient"),
+    _m("maximum_ties_not_split", P, "return _like(a, (val(a) > val(b)) + 0.5 * (val(a) == val(b)))",
+       "return _like(a, (val(a) >= val(b)))",
+       "maximum gives a tie's whole gradient to both inputs instead of half to each"),
+    _m("max_vjp_everywhere", P,
+       "_spread(g, x, axis) * _argmax_weights(x, y, axis)),",
+       "_spread(g, x, axis)),", "max's VJP spread over every element, not the argmax"),
+    _m("max_ties_not_split", P,
+       "return _like(x, hit / np.sum(hit, axis=axis, keepdims=True))", "return _like(x, hit)",
+       "max gives every tied maximum the whole gradient"),
+    # -- first-order rules: forward mode
+    _m("exp_jvp_drops_tangent", P, "jvp=lambda t, y, x: t * y,", "jvp=lambda t, y, x: y,",
+       "a wrong JVP: exp's tangent is y instead of t·y"),
+    _m("tanh_jvp_wrong", P, "jvp=lambda t, y, x: t * (1 - y * y),",
+       "jvp=lambda t, y, x: t * (1 - y),", "tanh's JVP uses 1 - y instead of 1 - y²"),
+    _m("pow_jvp_off_by_one", P, "jvp=(lambda t, y, a, b: t * b * a ** (b - 1),",
+       "jvp=(lambda t, y, a, b: t * b * a ** b,", "off-by-one exponent in pow's JVP"),
+    _m("matmul_jvp_drops_b", P, "lambda t, y, a, b: matmul(a, t)),",
+       "lambda t, y, a, b: 0 * matmul(a, t)),", "matmul's JVP loses the term of b's tangent"),
+    _m("forward_overwrites", F, "t = ti if t is None else t + ti", "t = ti",
+       "forward mode keeps only the last input's tangent (seed 1a, forward)"),
+    # -- linear algebra and shapes
+    _m("matmul_vjp_a_transposed", P, "return _reshaped(sum_to(matmul(g2, _mT(b2)), a2.shape)",
+       "return _reshaped(sum_to(_mT(matmul(g2, _mT(b2))), a2.shape)",
+       "a transposed matmul gradient: dA = (G Bᵀ)ᵀ"),
+    _m("matmul_vjp_b_no_transpose", P, "matmul(_mT(a2), g2)", "matmul(a2, g2)",
+       "matmul's VJP for B uses A instead of Aᵀ"),
+    _m("transpose_vjp_not_inverted", P, "transpose(g, axes=_inverse(axes))",
+       "transpose(g, axes=axes)", "transpose's VJP permutes by axes, not by their inverse"),
+    _m("scatter_overwrites", P, "np.add.at(out, index, g)  # repeated indices accumulate",
+       "out[index] = g", "repeated indices overwrite instead of accumulating (seed 1a)"),
+    _m("concatenate_wrong_slab", P, "(slice(start, start + xs[i].shape[ax]),)",
+       "(slice(0, xs[i].shape[ax]),)", "every concatenated input reads the first block"),
+    # -- broadcasting and reductions
+    _m("broadcast_not_reduced", R, "            if op.broadcast:\n                gi = sum_to(",
+       "            if False:\n                gi = sum_to(",
+       "a broadcast gradient not reduced to the input's shape"),
+    _m("sum_to_leading_axes_only", P,
+       "stretched = (lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)",
+       "stretched = ()", "sum_to reduces the leading axes only, not the stretched size-1 ones"),
+    _m("reduction_vjp_no_keepdims", P,
+       "return broadcast_to(_reshaped(g, _kept(x.shape, axis)), shape=x.shape)",
+       "return broadcast_to(g, shape=x.shape)",
+       "a missing keepdims in a reduction's backward: g broadcast from the wrong side"),
+    _m("mean_vjp_not_scaled", P, "_spread(g * (y.size / x.size), x, axis)", "_spread(g, x, axis)",
+       "mean's VJP not divided by the count"),
+    # -- softmax family (the seed's problem 2)
+    _m("softmax_vjp_no_h", P,
+       "vjp=lambda g, h, x, axis=-1: h * (g - summation(g * h, axis=axis, keepdims=True)),",
+       "vjp=lambda g, h, x, axis=-1: (g - summation(g * h, axis=axis, keepdims=True)),",
+       "softmax backward without the h * factor"),
+    _m("softmax_vjp_mean_g", P,
+       "vjp=lambda g, h, x, axis=-1: h * (g - summation(g * h, axis=axis, keepdims=True)),",
+       "vjp=lambda g, h, x, axis=-1: h * (g - mean(g, axis=axis, keepdims=True)),",
+       "softmax backward with mean(g) instead of <g, h>"),
+    _m("softmax_vjp_wrong_axis", P,
+       "vjp=lambda g, h, x, axis=-1: h * (g - summation(g * h, axis=axis, keepdims=True)),",
+       "vjp=lambda g, h, x, axis=-1: h * (g - summation(g * h, axis=0, keepdims=True)),",
+       "softmax backward sums <g, h> over the wrong axis (0)"),
+    _m("softmax_forward_wrong_axis", P, "    return e / np.sum(e, axis=axis, keepdims=True)",
+       "    return e / np.sum(e, axis=0, keepdims=True)",
+       "softmax normalised over the wrong axis (0) in the forward pass"),
+    _m("softmax_vjp_no_keepdims", P,
+       "vjp=lambda g, h, x, axis=-1: h * (g - summation(g * h, axis=axis, keepdims=True)),",
+       "vjp=lambda g, h, x, axis=-1: h * (g - summation(g * h, axis=axis)),",
+       "a missing keepdims in softmax backward's <g, h>"),
+    _m("log_softmax_vjp_no_softmax", P,
+       "vjp=lambda g, y, x, axis=-1: g - exp(y) * summation(g, axis=axis, keepdims=True),",
+       "vjp=lambda g, y, x, axis=-1: g - summation(g, axis=axis, keepdims=True),",
+       "log_softmax's VJP without the softmax weight on sum(g)"),
+    _m("logsumexp_vjp_exp", P, "_reshaped(g, _kept(x.shape, axis)) * softmax(x, axis=axis)),",
+       "_reshaped(g, _kept(x.shape, axis)) * exp(x)),",
+       "logsumexp's VJP is exp(x) instead of softmax(x)"),
+    _m("cross_entropy_vjp_no_mean", P,
+       "vjp=lambda g, y, z, labels: g * (softmax(z) - _onehot(z, labels)) / labels.size,",
+       "vjp=lambda g, y, z, labels: g * (softmax(z) - _onehot(z, labels)),",
+       "cross entropy's VJP not divided by the batch size"),
+    # -- the backward pass itself
+    _m("accumulate_overwrites", R,
+       "parent.grad = gi if parent.grad is None else parent.grad + gi", "parent.grad = gi",
+       "`=` instead of `+=` when accumulating (seed 1a)"),
+    _m("cotangent_ignored", R,
+       "seed = np.ones_like(root.value) if seed is None else np.asarray(seed, dtype=root.dtype)",
+       "seed = np.ones_like(root.value)", "the VJP ignores its cotangent (all ones)"),
+    # -- second order (the seed's problem 1b)
+    _m("naive_second_order", I, "from harness.engine.second import gradient_graph, hessian, hvp",
+       "from harness.engine.naive import naive_hessian as hessian, naive_hvp as hvp\n"
+       "from harness.engine.second import gradient_graph",
+       "the naive second-order rule (seed 1b) behind hvp and hessian"),
+    _m("double_backward_detached", S, "backward(out, cotangent, create_graph=True)",
+       "backward(out, cotangent, create_graph=False)",
+       "the first backward pass records no graph: second derivatives come out zero"),
+    _m("hvp_stale_leaf_grads", S,
+       "    _clear(xs)  # leaves the gradient graph does not reach get no second-pass gradient\n",
+       "", "the HVP keeps first-pass gradients on leaves the gradient does not depend on"),
+)  # fmt: skip
