@@ -24,6 +24,8 @@ from harness.report.files import atomic_write
 SEVERITY = ["error", "fail", "unexpected_pass", "vacuous", "expected_fail", "skipped", "pass"]
 UNEXPECTED = ("fail", "error", "unexpected_pass")
 LABELS = {"expected_fail": "expected fail", "unexpected_pass": "unexpected pass"}
+#: Shorter words for the grid, where ten backends must fit side by side.
+SHORT = {"expected_fail": "xfail", "unexpected_pass": "xpass", "skipped": "skip"}
 COLORS = {
     "pass": "#d5efd5",
     "fail": "#f3a6a6",
@@ -74,13 +76,14 @@ label.filter::before { content: "\\2610"; margin-right: 6px; }
 #only-unexpected:checked ~ main .cell:not(.unexpected),
 #only-unexpected:checked ~ main .expected-only { display: none; }
 table.grid { font-size: 12.5px; }
-table.grid th, table.grid td { border: 1px solid #fff; padding: 4px 8px; }
+table.grid th, table.grid td { border: 1px solid #fff; padding: 4px 6px; }
 table.grid thead th { background: var(--soft); font-weight: 600; text-align: center;
+  white-space: nowrap;
   position: sticky; top: 0; }
 table.grid th.row_heading { background: var(--soft); text-align: left; font-weight: 500;
   white-space: nowrap; }
 table.grid th.level0.row_heading { color: var(--muted); font-weight: 400; }
-table.grid td { min-width: 92px; text-align: center; line-height: 1.2; }
+table.grid td { min-width: 70px; text-align: center; line-height: 1.2; white-space: nowrap; }
 table.grid td a { color: inherit; text-decoration: none; display: block; }
 table.grid td a:hover .v { text-decoration: underline; }
 table.grid td .v { font-weight: 600; }
@@ -141,6 +144,11 @@ def _g(x: Any, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
+def _short(x: float) -> str:
+    """Two significant digits, exponent without padding: 5.9e-8, 0.047, 2.8e5."""
+    return re.sub(r"e([+-])0*(\d)", lambda m: "e" + m[1].replace("+", "") + m[2], f"{x:.2g}")
+
+
 def row_id(row: Mapping[str, Any]) -> str:
     """The id shared by a report row and its pytest item (harness.pytest_plugin.cell_id)."""
     return f"{row['case']}[{row['backend']}-{row['quantity']}-{row['dtype']}]"
@@ -168,31 +176,35 @@ def verdict_grid(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- the grid ---------------------------------------------------------------------------------
-def _grid_cell(rows: pd.DataFrame) -> tuple[str, str]:
-    """(inner HTML, CSS classes) for one case × backend cell."""
-    if rows.empty:
+def _grid_cell(rows: list[dict[str, Any]]) -> tuple[str, str]:
+    """(inner HTML, CSS classes) for one case × backend cell, from its summary rows."""
+    if not rows:
         return "", "none"
-    v = worst(rows["verdict"])
-    hit = rows[rows["verdict"] == v]
-    label = LABELS.get(v, v)
+    verdicts = [r["verdict"] for r in rows]
+    v = worst(pd.Series(verdicts))
+    hit = [r for r in rows if r["verdict"] == v]
     count = f" ×{len(hit)}" if len(hit) > 1 and v != "pass" else ""
-    errs = hit["max_abs_err"].dropna()
-    if v == "pass":
-        small = f"|err| ≤ {_g(errs.max(), 2)}" if len(errs) else ""
-    elif v in ("error", "skipped"):
+    errs = [float(r["max_abs_err"]) for r in hit if pd.notna(r["max_abs_err"])]
+    if v in ("error", "skipped"):
         small = f"{len(hit)} of {len(rows)}"
+    elif errs:
+        small = f"|err| {'≤ ' if v == 'pass' else ''}{_short(max(errs))}"
     else:
-        small = f"|err| {_g(errs.max(), 2)}" if len(errs) else ""
+        small = ""
     tip = "\n".join(
-        f"{r.quantity} {r.dtype}: {r.verdict}"
-        + (f", |err| {_g(r.max_abs_err)} (tol {_g(r.tol_abs)})" if pd.notna(r.max_abs_err) else "")
-        for r in rows.itertuples()
+        f"{r['quantity']} {r['dtype']}: {r['verdict']}"
+        + (
+            f", |err| {_g(r['max_abs_err'])} (tol {_g(r['tol_abs'])})"
+            if pd.notna(r["max_abs_err"])
+            else ""
+        )
+        for r in rows
     )
-    inner = f'<span class="v">{_e(label)}{count}</span><small>{_e(small)}</small>'
-    target = rows[~rows["verdict"].isin(["pass", "skipped"])]
-    if len(target):
-        inner = f'<a href="#{_anchor(target.iloc[0])}">{inner}</a>'
-    classes = f"v-{v}" + (" unexpected" if rows["verdict"].isin(UNEXPECTED).any() else "")
+    inner = f'<span class="v">{_e(SHORT.get(v, v))}{count}</span><small>{_e(small)}</small>'
+    target = [r for r in rows if r["verdict"] not in ("pass", "skipped")]
+    if target:
+        inner = f'<a href="#{_anchor(target[0])}">{inner}</a>'
+    classes = f"v-{v}" + (" unexpected" if set(verdicts) & set(UNEXPECTED) else "")
     return f'<div title="{_e(tip)}">{inner}</div>', classes
 
 
@@ -206,14 +218,12 @@ def _backends(summary: pd.DataFrame, meta: Mapping[str, Any]) -> list[str]:
 def _grid_html(summary: pd.DataFrame, backends: list[str]) -> str:
     keys = summary[["family", "case"]].drop_duplicates().sort_values(["family", "case"])
     index = pd.MultiIndex.from_frame(keys)
-    groups = {k: g for k, g in summary.groupby(["case", "backend"], sort=False)}
-    text = pd.DataFrame("", index=index, columns=backends)
-    classes = pd.DataFrame("", index=index, columns=backends)
-    for fam, case in index:
-        for b in backends:
-            text.loc[(fam, case), b], classes.loc[(fam, case), b] = _grid_cell(
-                groups.get((case, b), summary.iloc[:0])
-            )
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in summary.to_dict("records"):
+        groups.setdefault((r["case"], r["backend"]), []).append(r)
+    cells = [[_grid_cell(groups.get((case, b), [])) for b in backends] for _, case in index]
+    text = pd.DataFrame([[c[0] for c in row] for row in cells], index=index, columns=backends)
+    classes = pd.DataFrame([[c[1] for c in row] for row in cells], index=index, columns=backends)
     text.index.names = [None, None]  # a header row of its own otherwise
     css = {v: [{"selector": f"td.v-{v}", "props": f"background-color: {c};"}]
            for v, c in COLORS.items()}  # fmt: skip
@@ -491,7 +501,8 @@ def render(
 {_baseline_html(changes, baseline)}
 <h2 id="grid">Verdicts: case × backend</h2>
 <p class="muted">Each cell is the worst verdict over the quantities and dtypes of that case and
-backend, with the largest absolute error; hover for the breakdown, click for the details.</p>
+backend (xfail: expected fail, xpass: unexpected pass), with its largest absolute error; hover for
+the breakdown, click for the details.</p>
 <div class="grid-wrap">{_grid_html(summary, _backends(summary, meta))}</div>
 {_details_html(summary, elements, arrays)}
 {_skipped_html(summary)}
