@@ -11,6 +11,7 @@ X = np.array(
     [[0.5, -1.25, 2.0], [-0.75, 0.25, 1.5], [1.125, 0.875, -0.5], [-1.5, 1.0, 0.375]],
 )
 TARGET = np.array([0.25, -1.0, 1.5, 0.5])
+CLASSES = np.array([1, 0, 0, 1])  # the MLP's labels: data, like X
 
 
 @case(family="networks", inputs={"w": array(3), "b": scalar(-1, 1), "y": labels(4, classes=2)})
@@ -27,19 +28,16 @@ def least_squares(xp, w):
     return xp.mean(r * r)
 
 
-@case(
-    family="networks",
-    inputs={"W1": array(3, 3), "b1": array(3), "W2": array(3, 2), "y": labels(4, classes=2)},
-)
-def mlp_tanh_cross_entropy(xp, W1, b1, W2, y):
-    """l = cross_entropy(tanh(X W1 + b1) W2, y): a 2-layer MLP with softmax cross-entropy."""
+@case(family="networks", inputs={"W1": array(3, 2), "b1": array(2), "W2": array(2, 2)})
+def mlp_tanh_cross_entropy(xp, W1, b1, W2):
+    """l = cross_entropy(tanh(X W1 + b1) W2, c): a 2-layer MLP with softmax cross-entropy."""
     h = xp.tanh(xp.asarray(X) @ W1 + b1)
-    return xp.cross_entropy(h @ W2, y)
+    return xp.cross_entropy(h @ W2, CLASSES)
 
 
 @case(
     family="networks",
-    inputs={"W1": array(3, 3), "b1": array(3, low=0.5, high=1), "W2": array(3, 2)},
+    inputs={"W1": array(3, 2), "b1": array(2, low=0.5, high=1), "W2": array(2, 2)},
 )
 def mlp_relu_squared_error(xp, W1, b1, W2):
     """l = mean((relu(X W1 + b1) W2)**2): a ReLU MLP, piecewise quadratic in the weights."""
