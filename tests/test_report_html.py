@@ -251,3 +251,13 @@ def test_pytest_item_ids_and_junit_names_equal_the_report_row_ids(tmp_path):
     cases = ET.parse(xml).getroot().iter("testcase")
     junit_ids = {c.get("name") for c in cases} - {"test_registry_is_not_empty"}
     assert junit_ids == report_ids
+
+
+def test_cells_sharing_one_error_text_share_one_block(synthetic):
+    summary, elements, arrays = synthetic
+    extra = _row("beta", "jvp", "fd", "error", np.nan, reason="ValueError: boom")
+    summary = pd.concat([summary, pd.DataFrame([extra])], ignore_index=True)
+    page = render(summary, elements, META, arrays)
+    assert page.count("ValueError: boom") == 1
+    assert "beta · fd · 2 cells" in page
+    assert 'id="cell-beta-fd-hvp-float64"' in page and 'id="cell-beta-fd-jvp-float64"' in page

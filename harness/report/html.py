@@ -5,13 +5,18 @@ case × backend verdict grid (pandas Styler); a details block for every cell tha
 pass nor skipped, with a heatmap of the per-element error for Jacobians and Hessians; why cells
 were skipped. A checkbox narrows the page to the unexpected results with a CSS `:checked` rule,
 so it works from a file, without a server or script.
+
+Figures come from `arrays` (RunResult.arrays), keyed (case, quantity, dtype, backend): a
+Jacobian's or Hessian's per-element |error| gives a heatmap; an entry keyed (case, "taylor",
+dtype, backend) of shape (2, k) — steps h and remainders r(h) — gives a grad cell its Taylor
+plot. A `taylor_slope` column, where present, is shown with the numbers.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +322,11 @@ def _baseline_html(changes: pd.DataFrame | None, baseline: str) -> str:
 
 
 # -- details of one cell ------------------------------------------------------------------------
+def _present(x: Any) -> bool:
+    """Not None, NaN or empty (CSV round trips turn empty text into NaN)."""
+    return x is not None and not (isinstance(x, float) and np.isnan(x)) and x != ""
+
+
 def _stats(row: Mapping[str, Any]) -> str:
     """The cell's numbers as one horizontal strip: a header row over a value row."""
     items: list[tuple[str, str]] = []
@@ -332,14 +342,16 @@ def _stats(row: Mapping[str, Any]) -> str:
         ]
         if float(row.get("noise_floor") or 0) > 0:
             items.append(("oracle noise", _g(row["noise_floor"])))
-    items.append(("blame", f"<b>{_e(row.get('blame', ''))}</b>"))
-    if row.get("agrees_with"):
+    if items or (_present(row.get("blame")) and row.get("blame") != "none"):
+        items.append(("blame", f"<b>{_e(row.get('blame', ''))}</b>"))
+    if _present(row.get("agrees_with")):
         items.append(("agrees with", _e(row["agrees_with"])))
-    slope = row.get("taylor_slope")
-    if slope is not None and pd.notna(slope):
+    if _present(slope := row.get("taylor_slope")):
         items.append(("Taylor slope", f"{_g(slope)} <span class='muted'>(2 right, 1 wrong)</span>"))
-    if row.get("shape"):
+    if items and _present(row.get("shape")):
         items.append(("shape", _e(row["shape"])))
+    if not items:
+        return ""
     head = "".join(f"<th>{k}</th>" for k, _ in items)
     vals = "".join(f"<td>{v}</td>" for _, v in items)
     return f'<table class="stats"><tr>{head}</tr><tr>{vals}</tr></table>'
@@ -399,18 +411,29 @@ def _cell_html(
     elements: pd.DataFrame,
     arrays: Mapping[ArrayKey, np.ndarray],
     budget: list[int],
+    same: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """One cell's block; unexpected ones start open, declared (expected) ones closed."""
+    """One cell's block (or, for `same`, the block of several cells that share one error text
+    and have no numbers); unexpected ones start open, declared (expected) ones closed."""
     v = row["verdict"]
     unexpected = v in UNEXPECTED
     reason = "\n".join(p.strip() for p in str(row.get("reason", "")).split(" | "))
-    err = row.get("max_abs_err")
-    brief = (f"max |err| {_g(err)} · " if pd.notna(err) else "") + f"blame {row.get('blame', '')}"
+    err, who = row.get("max_abs_err"), row.get("blame")
+    brief = " · ".join(
+        ([f"max |err| {_g(err)}"] if pd.notna(err) else [])
+        + ([f"blame {who}"] if _present(who) and (pd.notna(err) or who != "none") else [])
+    )
+    title = f"{_e(row['case'])} · {_e(row['quantity'])} · {_e(row['dtype'])} · {_e(row['backend'])}"
+    ids = f'<span class="id mono">{_e(row_id(row))}</span>'
+    anchors = ""
+    if len(same) > 1:  # one error text shared by several cells of this case and backend
+        title = f"{_e(row['case'])} · {_e(row['backend'])} · {len(same)} cells"
+        ids = '<span class="id mono">' + ", ".join(
+            f"{_e(r['quantity'])} {_e(r['dtype'])}" for r in same) + "</span>"  # fmt: skip
+        anchors = "".join(f'<span id="{_anchor(r)}"></span>' for r in same[1:])
     return f"""<details class="cell{" unexpected" if unexpected else ""}" id="{_anchor(row)}"\
 {" open" if unexpected else ""} style="border-left-color:{COLORS.get(v, "#ccc")}">
-<summary>{_chip(v)}<h3>{_e(row["case"])} · {_e(row["quantity"])} · {_e(row["dtype"])} ·
- {_e(row["backend"])}</h3><span class="id mono">{_e(row_id(row))}</span>
-<span class="brief">{_e(brief)}</span></summary>
+<summary>{_chip(v)}<h3>{title}</h3>{ids}<span class="brief">{_e(brief)}</span></summary>{anchors}
 {_stats(row)}
 <div class="reason mono">{_e(reason)}</div>
 {_figures(row, arrays, budget)}
@@ -429,9 +452,14 @@ def _details_html(
     budget = [MAX_FIGURES]
 
     def blocks(rows: pd.DataFrame) -> list[str]:
+        groups: dict[tuple, list[dict[str, Any]]] = {}
+        for r in rows.to_dict("records"):
+            numberless = not pd.notna(r["max_abs_err"])
+            key = (r["case"], r["backend"], r["verdict"], r["reason"]) if numberless else _key(r)
+            groups.setdefault(key, []).append(r)
         return [
-            _cell_html(r, by_cell.get(_key(r), elements.iloc[:0]), arrays, budget)
-            for r in rows.to_dict("records")
+            _cell_html(g[0], by_cell.get(_key(g[0]), elements.iloc[:0]), arrays, budget, g)
+            for g in groups.values()
         ]
 
     out = [f'<h2 id="details">Cells that are not a plain pass ({len(bad)})</h2>']
