@@ -124,7 +124,7 @@ def test_getitem_scatters_and_accumulates_repeats():
 
 def test_comparisons_give_numpy_masks():
     x = E.variable(np.array([-1.0, 0.0, 2.0]))
-    for mask in (x > 0, x < 0, x >= 0, x <= 0):
+    for mask in (x > 0, x < 0, x >= 0, x <= 0, x == 0, x != 0):
         assert isinstance(mask, np.ndarray) and mask.dtype == bool
 
 

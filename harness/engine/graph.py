@@ -71,6 +71,14 @@ class Node:
     def __le__(self, other: Any) -> np.ndarray:
         return self.value <= val(other)
 
+    def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self.value == val(other)
+
+    def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self.value != val(other)
+
+    __hash__ = object.__hash__  # identity, as the graph needs; == is elementwise as in numpy
+
 
 def val(x: Any) -> Any:
     """The numpy value of a node, or `x` itself."""
