@@ -152,6 +152,23 @@ def test_subgradients_at_kinks():
     close(b.grad, [0.5, 0.0], "maximum: b")
 
 
+def test_pow_exponent_derivative_at_zero_base_is_the_limit():
+    """d(x**y)/dy = x**y log x -> 0 as x -> 0 (for y > 0), not 0 * (-inf) = NaN."""
+    x, y = E.variable(np.array([0.0, 0.0, 2.0])), E.variable(np.array([2.0, 3.0, 3.0]))
+    E.backward(xp.sum(x**y))
+    close(y.grad, [0.0, 0.0, 8.0 * np.log(2.0)], "d/dy x**y")
+    close(x.grad, [0.0, 0.0, 12.0], "d/dx x**y")
+
+
+def test_log_softmax_keeps_float32_precision_at_1e4():
+    x = np.array([-1e4, -1e4 + 0.5, -1e4 - 1.0], dtype=np.float32)
+    s = x.astype(np.float64) - x.max()
+    want = s - np.log(np.sum(np.exp(s)))
+    got = E.evaluate(E.Namespace(np.float32).log_softmax, [x])
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-6, err_msg="no cancellation in x - lse(x)")
+
+
 def test_shape_mismatch_names_op_and_shapes():
     a, b = E.variable(np.ones((2, 3))), E.variable(np.ones(4))
     with pytest.raises(ValueError, match=r"add: .*\(2, 3\) and \(4,\)"):

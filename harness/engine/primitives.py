@@ -98,8 +98,13 @@ def _lse_fwd(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndar
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
+def _log_softmax_fwd(x: np.ndarray, axis: Any = -1) -> np.ndarray:
+    s = x - np.max(x, axis=axis, keepdims=True)  # exact; x - logsumexp(x) would cancel at 1e4
+    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+
+
 def _ce_fwd(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    lp = z - _lse_fwd(z, axis=-1, keepdims=True)
+    lp = _log_softmax_fwd(z, axis=-1)
     return -np.mean(np.take_along_axis(lp, labels[..., None], axis=-1))
 
 
@@ -134,9 +139,10 @@ negative = Primitive(
 )  # fmt: skip
 power = Primitive(
     "pow", np.power, broadcast=True,
-    vjp=(lambda g, y, a, b: g * b * a ** (b - 1), lambda g, y, a, b: g * y * log(a)),
-    jvp=(lambda t, y, a, b: t * b * a ** (b - 1), lambda t, y, a, b: t * y * log(a)),
-    d2=(lambda d, y, a, b: d * b * (b - 1) * a ** (b - 2), lambda d, y, a, b: d * y * log(a) ** 2),
+    vjp=(lambda g, y, a, b: g * b * a ** (b - 1), lambda g, y, a, b: g * y * _log0(a)),
+    jvp=(lambda t, y, a, b: t * b * a ** (b - 1), lambda t, y, a, b: t * y * _log0(a)),
+    d2=(lambda d, y, a, b: d * b * (b - 1) * a ** (b - 2),
+        lambda d, y, a, b: d * y * _log0(a) ** 2),
 )  # fmt: skip
 maximum = Primitive(
     "maximum", np.maximum, broadcast=True,
@@ -180,6 +186,11 @@ absolute = Primitive("abs", np.abs, vjp=lambda g, y, x: g * np.sign(val(x)),
                      jvp=lambda t, y, x: t * np.sign(val(x)), d2=ZERO)  # fmt: skip
 
 # ---------------------------------------------------------------- linear algebra
+
+
+def _log0(a: Any) -> Any:
+    """log a, but 0 where a = 0: d(a**b)/db = a**b log a has the limit 0 there, not 0·(-inf)."""
+    return log(where(1.0, a, mask=val(a) == 0))
 
 
 def _mT(x: Any) -> Any:
@@ -289,7 +300,7 @@ softmax = Primitive(
     d2=_softmax_d2,
 )  # fmt: skip
 log_softmax = Primitive(
-    "log_softmax", lambda x, axis=-1: x - _lse_fwd(x, axis=axis, keepdims=True),
+    "log_softmax", _log_softmax_fwd,
     vjp=lambda g, y, x, axis=-1: g - exp(y) * summation(g, axis=axis, keepdims=True),
     jvp=lambda t, y, x, axis=-1: t - summation(exp(y) * t, axis=axis, keepdims=True),
     d2=lambda d, y, x, axis=-1: -exp(y) * (1 - exp(y)) * summation(d, axis=axis, keepdims=True),
