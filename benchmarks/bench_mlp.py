@@ -4,7 +4,8 @@ Batch 256, 512 -> 512 -> 10, float64, relu or tanh hidden layer; the gradient of
 with respect to W1, b1, W2, b2 (the inputs X are constants). The same step is written three
 ways: on the in-house engine, by hand in numpy, and in torch eager on the CPU with as many
 threads as numpy's BLAS uses. Timings are medians over repeats, run interleaved (one step of
-each implementation per round) so that drifting clock speeds hit all three alike.
+each implementation per round, in a shuffled order) so that drifting clock speeds and the
+neighbours' leftover threads hit all three alike.
 
 Run: ``python -m benchmarks.bench_mlp`` (writes reports/bench/mlp.csv and prints it).
 """
@@ -120,10 +121,13 @@ def _time_rounds(steps: dict[str, Callable[[], Grads]], repeats: int) -> dict[st
     for step in steps.values():  # warm-up: allocator, BLAS buffers, lazy imports
         step()
     times: dict[str, list[float]] = {name: [] for name in steps}
+    rng = np.random.default_rng(0)
     for _ in range(repeats):
-        for name, step in steps.items():
+        # A fresh order each round: whoever runs right after torch meets its spinning OpenMP
+        # threads, and a fixed order would always hand that cost to the same implementation.
+        for name in rng.permutation(list(steps)):
             t0 = time.perf_counter()
-            step()
+            steps[name]()
             times[name].append(time.perf_counter() - t0)
     return {name: np.asarray(t) * 1e3 for name, t in times.items()}
 
