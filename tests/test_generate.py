@@ -167,3 +167,9 @@ def test_the_pytest_option_adds_a_random_item_that_names_the_replay(region, pyte
     text = res.stdout.str()
     assert "two_paths[random-20]" in text and "--replay 'two_paths#r" in text
     assert "fail two_paths[region-grad-float64]" in text
+
+
+def test_inputs_reach_the_case_in_its_argument_order_not_the_drawn_dicts():
+    case = CASES["affine_tanh"]  # W, x, b: not alphabetical
+    ex = generate.explore(Runner(["torch", "fd"]), case, 3, ["float64"], ["value"], seed=1)
+    assert ex.tried == 3 and ex.draw is None
