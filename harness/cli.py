@@ -71,6 +71,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             quantities=" ".join(c.quantities),
             dtypes=" ".join(c.dtypes),
             tags=" ".join(sorted(c.tags)),
+            inputs=_domain(c),
             doc=c.doc,
         )
         for c in _select_cases(args)
@@ -82,6 +83,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         with pd.option_context("display.max_colwidth", 60, "display.width", 200):
             print(df.to_string(index=False))
     return 0
+
+
+def _domain(case: Case) -> str:
+    """Each input's shape and domain, e.g. ``x(4,) in [0.5, 3]; y(4,) labels < 2``."""
+
+    def one(name: str, spec: Any) -> str:
+        if spec.values is not None:
+            return f"{name}{spec.shape} = {list(spec.values)}"
+        if spec.kind == "int":
+            return f"{name}{spec.shape} labels < {int(spec.high)}"
+        return f"{name}{spec.shape} in [{spec.low:g}, {spec.high:g}]"
+
+    return "; ".join(one(n, s) for n, s in case.inputs.items())
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
