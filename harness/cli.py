@@ -230,7 +230,7 @@ def _read_baseline(path: str | None) -> pd.DataFrame | None:
 def cmd_diff(args: argparse.Namespace) -> int:
     """Compare two summary.csv files; 1 when the second regressed."""
     from harness.baseline import BaselineError, compare_summaries, read_summary
-    from harness.report.terminal import change_lines
+    from harness.report.terminal import change_counts, change_lines
 
     try:
         before, after = read_summary(args.before), read_summary(args.after)
@@ -240,7 +240,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     print(f"{args.after} against {args.before}:")
     print("\n".join(change_lines(changes, args.before, args.limit)[1:]) or "  no changes")
     n_reg = int((changes["change"] == "regression").sum())
-    print(f"{n_reg} regression(s), {int((changes['change'] == 'fix').sum())} fix(es)")
+    print(change_counts(changes))
     return 1 if n_reg else 0
 
 

@@ -43,13 +43,18 @@ def worst_cells(summary: pd.DataFrame, limit: int) -> list[str]:
     return lines
 
 
-def change_lines(changes: pd.DataFrame, baseline: str, limit: int) -> list[str]:
-    """Regressions and fixes against the baseline, one line each."""
+def change_counts(changes: pd.DataFrame) -> str:
+    """'1 regression(s), 2 fix(es), 3 other change(s) (added, removed or skipped cells)'."""
     n_reg = int((changes["change"] == "regression").sum())
     n_fix = int((changes["change"] == "fix").sum())
     other = len(changes) - n_reg - n_fix
-    head = f"against baseline {baseline}: {n_reg} regression(s), {n_fix} fix(es)"
-    lines = [head + (f", {other} other change(s)" if other else "")]
+    text = f"{n_reg} regression(s), {n_fix} fix(es)"
+    return text + (f", {other} other change(s) (added, removed or skipped cells)" if other else "")
+
+
+def change_lines(changes: pd.DataFrame, baseline: str, limit: int) -> list[str]:
+    """A count line, then the regressions and fixes against the baseline, one line each."""
+    lines = [f"against baseline {baseline}: {change_counts(changes)}"]
     for kind in ("regression", "fix"):
         rows = changes[changes["change"] == kind]
         for _, r in rows.head(limit).iterrows():
