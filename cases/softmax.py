@@ -1,6 +1,6 @@
 """Softmax under a seeded random cotangent: the seed's problem 2, backward h * (g - <g, h>)."""
 
-from harness.registry import array, case, expect, labels, scalar
+from harness.registry import array, case, labels, scalar
 
 
 @case(family="softmax", inputs=array(6, low=-3, high=3), tags={"seed"}, softmax_axis=-1)
@@ -42,22 +42,6 @@ def softmax_large_logits(xp, x):
 @case(
     family="softmax",
     inputs=array(5, low=-1e4 - 4, high=-1e4 + 4),
-    expects=[
-        expect(
-            ["inhouse", "inhouse-naive", "fd"],
-            "value",
-            dtypes=["float32"],
-            reason="log_softmax computed as x - logsumexp(x) cancels at |x| = 1e4 in float32 "
-            "(ulp 2**-10, ~2e-4 lost); torch and jax compute (x - max) - log(sum(exp(x - max)))",
-        ),
-        expect(
-            "fd",
-            ("grad", "jvp", "jacobian"),
-            dtypes=["float32"],
-            reason="float32 finite differences of those values: the ~2e-4 rounding of each value, "
-            "divided by steps of at most 0.0625, swamps the derivative",
-        ),
-    ],
 )
 def log_softmax_large_negative(xp, x):
     """l = log_softmax(x) with logits near -1e4: exp(x) underflows, a stable one must not."""

@@ -105,7 +105,9 @@ class NumpyNamespace:
         return out if keepdims else np.squeeze(out, axis=axis)
 
     def log_softmax(self, a: np.ndarray, axis: int = -1) -> np.ndarray:
-        return a - self.logsumexp(a, axis=axis, keepdims=True)
+        # (a - max) first: a - logsumexp(a) cancels at |a| ~ 1e4 in float32.
+        shifted = a - np.max(a, axis=axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
     def softmax(self, a: np.ndarray, axis: int = -1) -> np.ndarray:
         e = np.exp(a - np.max(a, axis=axis, keepdims=True))
