@@ -290,10 +290,10 @@ def _changes_table(rows: pd.DataFrame) -> str:
     body = "".join(
         f'<tr class="{_e(r.change)}"><td>{_e(r.change)}</td>'
         f'<td class="mono">{_e(row_id(r._asdict()))}</td>'
-        f"<td>{_e(r.why)}</td><td>{_e(r.verdict_before)} → {_e(r.verdict_after)}</td></tr>"
+        f"<td>{_e(r.why)}</td></tr>"
         for r in rows.itertuples()
     )
-    head = "<tr><th>change</th><th>cell</th><th>what</th><th>verdict</th></tr>"
+    head = "<tr><th>change</th><th>cell</th><th>what changed</th></tr>"
     return f'<table class="changes"><thead>{head}</thead><tbody>{body}</tbody></table>'
 
 
