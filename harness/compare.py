@@ -127,6 +127,7 @@ class Judgement:
     consensus: set[str] = field(default_factory=set)
     majority: bool = False
     by_evidence: bool = False  # the tie was broken by the Taylor test, not by a vote
+    voters: set[str] = field(default_factory=set)
 
 
 def rank(name: str) -> int:
@@ -159,6 +160,7 @@ def triangulate(
     def cluster(anchor: str) -> set[str]:
         return {anchor} | {k for k in j.agreeing[anchor] if k in voters}
 
+    j.voters = set(voters)
     best = min(voters, key=lambda k: (-len(cluster(k)), rank(k)))
     j.consensus = cluster(best)
     j.majority = len(j.consensus) * 2 > len(voters)
@@ -176,7 +178,7 @@ def pick_reference(
     backend: str, results: Mapping[str, Outcome], judgement: Judgement
 ) -> Outcome | None:
     """The preferred backend inside the consensus (or overall, without one), never itself."""
-    pool = judgement.consensus if judgement.majority else set(results)
+    pool = judgement.consensus if judgement.majority else judgement.voters or set(results)
     cands = [k for k in pool if k != backend and results[k].ok]
     if not cands:
         cands = [k for k in results if k != backend and results[k].ok]

@@ -17,11 +17,9 @@ STEPS = np.logspace(-1.0, -2.5, 6)
 SLOPE_TOLERANCE = 0.35
 
 
-def taylor_slope(p: Problem, grad: np.ndarray) -> float:
-    """The fitted slope for `grad` (flat, any dtype), evaluating s = <u, f> in float64.
-
-    NaN when the remainder sits at rounding level for every step (s is linear along d, so
-    the test cannot tell) or when s is not finite along the steps."""
+def taylor_remainders(p: Problem, grad: np.ndarray) -> np.ndarray:
+    """(3, k): the steps h, r(h) = |s(x + h·d) − s(x) − h·<g, d>| for `grad` (flat, any
+    dtype), and |s(x)| (repeated), evaluating s = <u, f> in float64 along the case's tangent."""
     xp = NumpyNamespace(np.float64)
     consts = {n: a for n, a in p.args.items() if n not in p.wrt}
     x0 = p.flatten(p.args).astype(np.float64)
@@ -37,11 +35,20 @@ def taylor_slope(p: Problem, grad: np.ndarray) -> float:
 
     s0, slope = s(x0), float(g @ d)
     rs = np.array([abs(s(x0 + h * d) - s0 - h * slope) for h in STEPS])
-    floor = 1e3 * np.finfo(np.float64).eps * (abs(s0) + 1.0)
+    return np.stack([STEPS, rs, np.full_like(STEPS, abs(s0))])
+
+
+def taylor_slope(p: Problem, grad: np.ndarray, remainders: np.ndarray | None = None) -> float:
+    """The fitted log-log slope of the remainders (≈ 2 for a right gradient, ≈ 1 for a wrong one).
+
+    NaN when the remainder sits at rounding level for every step (s is linear along d, so
+    the test cannot tell) or when s is not finite along the steps."""
+    hs, rs, s0 = taylor_remainders(p, grad) if remainders is None else remainders
+    floor = 1e3 * np.finfo(np.float64).eps * (s0[0] + 1.0)
     keep = np.isfinite(rs) & (rs > floor)
     if keep.sum() < 3:
         return float("nan")
-    return float(np.polyfit(np.log(STEPS[keep]), np.log(rs[keep]), 1)[0])
+    return float(np.polyfit(np.log(hs[keep]), np.log(rs[keep]), 1)[0])
 
 
 def supports_gradient(slope: float) -> bool | None:

@@ -118,3 +118,16 @@ def test_taylor_evidence_breaks_a_two_two_tie():
     j = triangulate(res, tol, evidence=ev)
     assert j.majority and j.by_evidence and j.consensus == {"torch", "inhouse"}
     assert blame("jax", False, j) == "jax"
+
+
+def test_a_wrong_gradient_keeps_its_taylor_curve_with_slope_one(planted):
+    name = planted("sign")
+    reg = load_cases()
+    res = Runner(["torch", "fd", name], seed=0).run(
+        [reg["two_paths_vector"]], ["float64"], ["grad"]
+    )
+    row = cells(res.summary, backend=name).iloc[0]
+    assert row.verdict == "fail" and abs(row.taylor_slope - 1) < 0.3
+    hs, rs = res.arrays[("two_paths_vector", "taylor", "float64", name)]
+    assert np.all(np.diff(hs) < 0) and rs[0] > rs[-1]
+    assert abs(cells(res.summary, backend="torch").iloc[0].taylor_slope - 2) < 0.2

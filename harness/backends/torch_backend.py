@@ -99,7 +99,8 @@ class TorchNamespace:
         return a.permute(*(axes if axes is not None else reversed(range(a.ndim))))
 
     def take(self, a, indices, axis=None):
-        idx = self.t.as_tensor(np.asarray(indices), dtype=self.t.long)
+        idx = indices if isinstance(indices, self.t.Tensor) else np.asarray(indices)
+        idx = self.t.as_tensor(idx, dtype=self.t.long)
         if axis is None:
             return self.t.take(a, idx)
         axis = axis % a.ndim
@@ -119,7 +120,12 @@ class TorchNamespace:
         return self.t.logsumexp(a, dim=self._dims(a, axis), keepdim=keepdims)
 
     def cross_entropy(self, logits, labels):
-        return self.F.cross_entropy(logits, self.t.as_tensor(np.asarray(labels)).long())
+        # log_softmax + gather rather than F.cross_entropy, whose fused kernel has no
+        # forward-mode (jvp) support under torch.func.
+        lab = labels if isinstance(labels, self.t.Tensor) else self.t.as_tensor(np.asarray(labels))
+        lab = lab.long()
+        lp = self.t.log_softmax(logits, dim=-1)
+        return -self.t.mean(self.t.gather(lp, -1, lab.unsqueeze(-1)).squeeze(-1))
 
 
 class Torch(Backend):
