@@ -139,6 +139,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         "complete": result.interrupted is None,
         "interrupted_by": result.interrupted,
         "cases_finished": result.cases_finished,
+        "timings": result.timings,
     }
     s, e = result.summary, result.elements
     meta["counts"] = {v: int(n) for v, n in s["verdict"].value_counts().sort_index().items()}

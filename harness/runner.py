@@ -6,9 +6,11 @@ an `error` row with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 import zlib
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -204,6 +206,8 @@ class Runner:
                 self.missing[name] = why
         self.non_voters = {n for n, b in self.backends.items() if not b.votes}
         self._diagnoses: dict[tuple[str, str], str] = {}
+        #: seconds in each backend's cells, summed over the run (metadata.json: timings)
+        self.timings: dict[str, float] = defaultdict(float)
 
     # -- one case ---------------------------------------------------------------------------
     def run_case(
@@ -226,6 +230,7 @@ class Runner:
                     for b in self.backends:
                         rows.append(self._row(case, q, d, b, "error", reason=reason))
             return rows, elems
+        self._prepare(case, problems, qs)
         oracle64: dict[str, dict[str, Outcome]] = {}
         for d in dts:
             p = problems[d]
@@ -246,22 +251,33 @@ class Runner:
                 elems += e
         return rows, elems
 
+    def _prepare(self, case: Case, problems: Mapping[str, Problem], qs: Sequence[str]) -> None:
+        """Each backend learns the case's cells up front (jax compiles them as one program)."""
+        for name, be in self.backends.items():
+            prepare = getattr(be, "prepare", None)
+            if name in self.missing or prepare is None:
+                continue
+            plan = [
+                (p, [q for q in qs if be.applies(case, q, d) and not dense_refusal(q, p)])
+                for d, p in problems.items()
+            ]
+            with contextlib.suppress(Exception):  # the cells then report their own faults
+                prepare(plan)
+
     def _outcomes(self, case: Case, q: str, p: Problem) -> dict[str, Outcome]:
         dtype = str(p.dtype)
         out: dict[str, Outcome] = {}
-        dense = q in ("jacobian", "hessian")
-        too_big = dense and max(p.n, p.m if q == "jacobian" else 0) > DENSE_LIMIT
+        too_big = dense_refusal(q, p)
         for name, be in self.backends.items():
             if name in self.missing:
                 out[name] = Outcome(name, dtype, "skipped", reason=self.missing[name])
             elif not be.applies(case, q, dtype):
                 continue  # no such cell (e.g. mp on a vector case, a formula for other cases)
             elif too_big:
-                out[name] = Outcome(name, dtype, "skipped", reason=(
-                    f"{q} needs {p.n} inputs x {p.m if q == 'jacobian' else p.n}; dense "
-                    f"matrices are limited to {DENSE_LIMIT} per side: matrix-free only"))  # fmt: skip
+                out[name] = Outcome(name, dtype, "skipped", reason=too_big)
             else:
                 out[name] = run_cell(be, q, p, self.cell_timeout)
+                self.timings[name] += out[name].seconds
         return out
 
     def _judge(
@@ -429,8 +445,39 @@ class Runner:
             stopped_by = stop.signame
         return RunResult(
             tidy(rows, self.backends), tidy_elements(elems),
-            {"run_seconds": time.perf_counter() - t0}, dict(self.arrays), stopped_by, done,
+            {"run_seconds": time.perf_counter() - t0, **self.timing_breakdown()},
+            dict(self.arrays), stopped_by, done,
         )  # fmt: skip
+
+    def timing_breakdown(self) -> dict[str, float]:
+        """Seconds per backend (``<backend>_s``), and what a backend counts apart, such as
+        jax's trace and compile time (``jax.compile_s``), which its cells' seconds include."""
+        out = {f"{name}_s": round(secs, 3) for name, secs in self.timings.items()}
+        for name, be in self.backends.items():
+            for k, v in sorted(getattr(be, "timings", {}).items()):
+                out[f"{name}.{k}"] = round(v, 3)
+        return out
+
+
+def dense_refusal(q: str, p: Problem) -> str:
+    """Why a dense `q` (jacobian, hessian) is not formed for `p`, naming the limit, or ''."""
+    if q not in ("jacobian", "hessian"):
+        return ""
+    rows = p.m if q == "jacobian" else p.n
+    if max(rows, p.n) <= DENSE_LIMIT:
+        return ""
+    size = rows * p.n * p.dtype.itemsize
+    return (f"{q} needs {rows} x {p.n} ({_bytes(size)} in {p.dtype}); dense matrices are "
+            f"limited to {DENSE_LIMIT} per side (harness.registry.DENSE_LIMIT): matrix-free "
+            f"only (grad, jvp, hvp)")  # fmt: skip
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return ""
 
 
 def _nowhere_finite(case: Case, q: str, p: Problem, pool: Mapping[str, Outcome]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -151,6 +151,11 @@ class Backend:
 
     def compute(self, quantity: str, p: Problem) -> np.ndarray | Estimate:
         return getattr(self, quantity)(p)
+
+    def prepare(self, plan: Sequence[tuple[Problem, Sequence[str]]]) -> None:
+        """Called once per case before its cells, with each problem (one per dtype) and the
+        quantities its cells will ask for, so that a backend may compile them together (jax
+        does). The default does nothing; a fault here is ignored (the cells report their own)."""
 
 
 def _with(p: Problem, **changes: Any) -> Problem:

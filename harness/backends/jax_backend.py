@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,6 +87,26 @@ class JaxNamespace:
         return -self.jnp.mean(self.jnp.take_along_axis(lp, lab[..., None], axis=-1)[..., 0])
 
 
+#: Quantities probed along the direction w (the others along the tangent v).
+_SECOND = ("hvp", "hessian")
+#: Small programs are compiled with LLVM's optimisation off and XLA's older loop emitters:
+#: about four times less compile time, which is most of a small case's cost on CPU; values stay
+#: within 15 eps (of the largest element) of the default build over the registry. Larger inputs
+#: keep XLA's defaults, where run time matters. HARNESS_JAX_FAST_COMPILE=0 turns it off.
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+FAST_COMPILE_LIMIT = 4096  # input elements
+
+
+def _traces(quantities: Sequence[str]) -> list[str]:
+    """The functions to trace for `quantities`, pairing value with jvp and grad with hvp."""
+    out = list(quantities)
+    for a, b in (("value", "jvp"), ("grad", "hvp")):
+        if a in out and b in out:
+            out[out.index(a)] = f"{a}+{b}"
+            out.remove(b)
+    return out
+
+
 class Jax(Backend):
     """JAX transformations (vjp, jvp, forward-over-reverse hvp, hessian), jit-compiled once per
     case, shape, dtype and quantity, and reused for every seed."""
@@ -95,6 +117,10 @@ class Jax(Backend):
     def __init__(self) -> None:
         self._jax: Any = None
         self._compiled: dict[tuple, Callable] = {}
+        self._plan: dict[int, tuple[Problem, tuple[str, ...]]] = {}
+        self._results: dict[int, dict[str, np.ndarray] | None] = {}
+        #: seconds spent tracing/lowering and compiling, apart from running (reported apart)
+        self.timings: dict[str, float] = defaultdict(float)
 
     def available(self) -> str | None:
         try:
@@ -112,13 +138,31 @@ class Jax(Backend):
             self._jax = jax
         return self._jax
 
-    def _fn(self, quantity: str, p: Problem) -> Callable:
+    def _fn(self, quantity: str, p: Problem, args: tuple) -> Callable:
         key = (quantity, p.fn, p.dtype, tuple(sorted(p.shapes.items())), p.wrt)
         if key not in self._compiled:
-            self._compiled[key] = self._build(quantity, p)
+            self._compiled[key] = self._compile(self._impl(quantity, p), args)
         return self._compiled[key]
 
-    def _build(self, quantity: str, p: Problem) -> Callable:
+    def _compile(self, fn: Callable, args: tuple) -> Callable:
+        """jit ahead of time, so that trace and compile seconds are counted apart from runs."""
+        t0 = time.perf_counter()
+        jax = self._import()
+        lowered = jax.jit(fn).lower(*args)
+        t1 = time.perf_counter()
+        size = sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(args))
+        fast = (
+            size <= FAST_COMPILE_LIMIT
+            and jax.default_backend() == "cpu"
+            and os.environ.get("HARNESS_JAX_FAST_COMPILE", "1") != "0"
+        )
+        compiled = lowered.compile(compiler_options=FAST_COMPILE) if fast else lowered.compile()
+        self.timings["trace_s"] += t1 - t0
+        self.timings["compile_s"] += time.perf_counter() - t1
+        self.timings["programs"] += 1
+        return compiled
+
+    def _impl(self, quantity: str, p: Problem) -> Callable:
         jax = self._import()
         jnp = jax.numpy
         xp = JaxNamespace(jax, p.dtype)
@@ -142,17 +186,64 @@ class Jax(Backend):
             "hvp": lambda x, c, u, v: jax.jvp(lambda y: jax.grad(s)(y, c, u), (x,), (v,))[1],
             "jacobian": lambda x, c, u, v: jax.jacrev(f)(x, c).reshape(-1, x.shape[0]),
             "hessian": lambda x, c, u, v: jax.hessian(s)(x, c, u),
+            # pairs that one trace gives together: a JVP's primal output is the value, and the
+            # primal output of forward-over-reverse is the gradient
+            "value+jvp": lambda x, c, u, v: jax.jvp(lambda y: f(y, c), (x,), (v,)),
+            "grad+hvp": lambda x, c, u, v: jax.jvp(lambda y: jax.grad(s)(y, c, u), (x,), (v,)),
         }[quantity]
-        return jax.jit(impl)
+        return impl
 
-    def compute(self, quantity: str, p: Problem) -> np.ndarray:
+    def _args(self, p: Problem, probe: np.ndarray) -> tuple:
         jnp = self._import().numpy
         x = jnp.asarray(p.flatten(p.args), dtype=p.dtype)
         consts = {n: jnp.asarray(a) for n, a in p.args.items() if n not in p.wrt}
         u = jnp.asarray(p.cotangent, dtype=p.dtype)
-        probe = p.direction if quantity in ("hvp", "hessian") else p.tangent
-        v = jnp.asarray(probe, dtype=p.dtype)
-        return np.asarray(self._fn(quantity, p)(x, consts, u, v))
+        return x, consts, u, jnp.asarray(probe, dtype=p.dtype)
+
+    def compute(self, quantity: str, p: Problem) -> np.ndarray:
+        bundled = self._bundled(quantity, p)
+        if bundled is not None:
+            return bundled
+        args = self._args(p, p.direction if quantity in _SECOND else p.tangent)
+        return np.asarray(self._fn(quantity, p, args)(*args))
+
+    # -- one program per case and dtype ----------------------------------------------------
+    def prepare(self, plan: Sequence[tuple[Problem, Sequence[str]]]) -> None:
+        """Compile each problem's quantities as one program, run by its first cell; the other
+        cells read their results. XLA's cost is mostly per program (about four times less
+        compile time than a program per quantity); a program is specialised to one dtype, and
+        one program for both dtypes measured no faster, so it is one per case and dtype."""
+        self._plan = {id(p): (p, tuple(qs)) for p, qs in plan if len(qs) > 1}
+        self._results = {}
+
+    def _bundled(self, quantity: str, p: Problem) -> np.ndarray | None:
+        entry = self._plan.get(id(p))
+        if entry is None or entry[0] is not p or quantity not in entry[1]:
+            return None
+        if id(p) not in self._results:
+            try:
+                self._results[id(p)] = self._run_bundle(p, entry[1])
+            except Exception:  # the cells compute one by one, each reporting its own fault
+                self._results[id(p)] = None
+        got = self._results[id(p)]
+        return None if got is None else got.pop(quantity, None)
+
+    def _run_bundle(self, p: Problem, quantities: tuple[str, ...]) -> dict[str, np.ndarray]:
+        x, c, u, v = self._args(p, p.tangent)
+        w = self._import().numpy.asarray(p.direction, dtype=p.dtype)
+        key = ("bundle", quantities, p.fn, p.dtype, tuple(sorted(p.shapes.items())), p.wrt)
+        if key not in self._compiled:
+            impls = {k: self._impl(k, p) for k in _traces(quantities)}
+
+            def bundle(x, c, u, v, w):
+                out = {}
+                for k, f in impls.items():
+                    r = f(x, c, u, w if k.split("+")[-1] in _SECOND else v)
+                    out.update(zip(k.split("+"), r, strict=True) if "+" in k else [(k, r)])
+                return out
+
+            self._compiled[key] = self._compile(bundle, (x, c, u, v, w))
+        return {q: np.asarray(a) for q, a in self._compiled[key](x, c, u, v, w).items()}
 
     def value(self, p: Problem) -> np.ndarray:
         return self.compute("value", p)
