@@ -102,3 +102,20 @@ def log_sigmoid_deep_negative(xp, x):
 def pow_at_zero_base(xp, x, y):
     """z = x**y at x = 0, y = (2, 3): dz/dy = x**y log x -> 0 (0 * log 0 is a limit, not NaN)."""
     return x**y
+
+
+@case(
+    family="edge",
+    inputs={"x": fixed(0.5, 2.0), "y": fixed(0.0, 0.0)},
+    expects=[
+        expect(
+            "torch",
+            ("hvp", "hessian"),
+            reason="torch's pow backward masks the x-gradient with where(y == 0, 0, y x**(y-1)), "
+            "which also cuts its y-derivative: d²z/dx dy = x**(y-1)(1 + y log x) = 1/x is lost",
+        )
+    ],
+)
+def pow_zero_exponent(xp, x, y):
+    """z = x**y at y = 0, x = (0.5, 2): z = 1, dz/dx = 0, dz/dy = log x, d²z/dx dy = 1/x."""
+    return x**y

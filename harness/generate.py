@@ -6,7 +6,7 @@ every kink (relu, abs, maximum, minimum, max) at least KINK_MARGIN away: there t
 is one-sided and central differences straddle it. Kinks are tested at fixed points in the edge
 family, with declared discrepancies.
 
-A failing draw (any fail, error or unexpected_pass among its cells) is stored under an id such
+A failing draw (any fail or error among its cells) is stored under an id such
 as ``two_paths#r3-1f2e3d4c5b``: the case, the index of the draw that first failed, and a hash
 of the inputs and the seed. The store is a JSON file (``draws.json`` beside the reports) that
 ``python -m harness validate --replay ID`` reads.
@@ -29,7 +29,9 @@ from harness.namespace import NumpyNamespace
 from harness.registry import Case, Input, load_cases
 
 DRAWS_FILE = "draws.json"
-UNEXPECTED = ("fail", "error", "unexpected_pass")
+#: What makes a draw fail. unexpected_pass is judged at the seeded inputs only: a declared
+#: discrepancy may vanish at special points (at x = 0 many Hessians are 0 under every rule).
+UNEXPECTED = ("fail", "error")
 #: How close to a kink a draw may come (relative to the magnitude of the compared values).
 KINK_MARGIN = 1e-3
 #: Evaluations spent shrinking one failing draw (each reruns only its failing cells).
