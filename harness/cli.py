@@ -110,13 +110,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     dtypes = _check("dtype", _split(args.dtypes) or list(DTYPES), DTYPES)
     quantities = _check("quantity", _split(args.quantities) or list(QUANTITIES), QUANTITIES)
     _check_nonempty(cases, dtypes, quantities)
+    from harness import parallel
+
+    parallel.check_args(args)
+    cases = parallel.shard_cases(args, cases)
+    names += parallel.device_backends(args.device, names)
     out = Path(args.out)
     _check_writable(out)
     baseline = _read_baseline(args.baseline)
 
     started = time.time()
     started_utc = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
-    runner = Runner(names, seed=args.seed, cotangent=args.cotangent, cell_timeout=args.cell_timeout)
+    runner = (
+        parallel.pool_from_args(args, names)
+        if parallel.wanted(args)
+        else Runner(names, seed=args.seed, cotangent=args.cotangent, cell_timeout=args.cell_timeout)
+    )
     bar = _progress(len(cases))
     result = _run(runner, cases, dtypes, quantities, args, out, bar)
     bar.close()
@@ -140,6 +149,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         "interrupted_by": result.interrupted,
         "cases_finished": result.cases_finished,
         "timings": result.timings,
+        **({"shard": args.shard} if args.shard else {}),
     }
     s, e = result.summary, result.elements
     meta["counts"] = {v: int(n) for v, n in s["verdict"].value_counts().sort_index().items()}
@@ -155,6 +165,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         from harness.report.files import atomic_write
 
         paths.append(atomic_write(out / "metadata.json", json.dumps(meta, indent=2) + "\n"))
+        if args.shard:  # heatmap arrays, for `merge` to draw them
+            paths.append(parallel.save_arrays(result.arrays, out))
     print(terminal_summary(s, out / "report.html", changes, args.baseline))
     for p in paths:
         print(f"wrote {p}")
@@ -376,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_val.add_argument("--draws", metavar="PATH", help="the draws file (default: OUT/draws.json)")
     p_val.set_defaults(func=cmd_validate)
+    from harness import parallel
+
+    parallel.add_arguments(p_val)
+    parallel.add_merge_command(sub)
 
     p_diff = sub.add_parser("diff", help="compare two summary.csv files (exit 1: B regressed)")
     p_diff.add_argument("before", metavar="A", help="the older summary.csv (e.g. the baseline)")

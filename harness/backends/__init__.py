@@ -18,6 +18,9 @@ BUILTIN: dict[str, str] = {
     "seed-1-3": "harness.backends.seed:Seed13",
     "seed-1-4": "harness.backends.seed:Seed14",
     "seed-2-9": "harness.backends.seed:Seed29",
+    # GPU twins, added by --device cuda
+    "torch-cuda": "harness.backends.torch_backend:TorchCuda",
+    "jax-cuda": "harness.backends.jax_backend:JaxCuda",
 }
 DEFAULT: tuple[str, ...] = (
     "inhouse", "inhouse-naive", "torch", "jax", "fd", "mp",

@@ -113,6 +113,8 @@ class Jax(Backend):
 
     name = "jax"
     install = "pip install '.[jax]'"
+    #: the JAX platform this backend computes on (its GPU twin: "cuda")
+    platform = "cpu"
 
     def __init__(self) -> None:
         self._jax: Any = None
@@ -131,7 +133,8 @@ class Jax(Backend):
 
     def _import(self) -> Any:
         if self._jax is None:
-            os.environ.setdefault("JAX_PLATFORMS", "cpu")
+            gpu = os.environ.get("HARNESS_DEVICE", "cpu") != "cpu"
+            os.environ.setdefault("JAX_PLATFORMS", "cuda,cpu" if gpu else "cpu")
             import jax
 
             jax.config.update("jax_enable_x64", True)
@@ -153,7 +156,7 @@ class Jax(Backend):
         size = sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(args))
         fast = (
             size <= FAST_COMPILE_LIMIT
-            and jax.default_backend() == "cpu"
+            and self.platform == "cpu"
             and os.environ.get("HARNESS_JAX_FAST_COMPILE", "1") != "0"
         )
         compiled = lowered.compile(compiler_options=FAST_COMPILE) if fast else lowered.compile()
@@ -201,6 +204,11 @@ class Jax(Backend):
         return x, consts, u, jnp.asarray(probe, dtype=p.dtype)
 
     def compute(self, quantity: str, p: Problem) -> np.ndarray:
+        jax = self._import()
+        with jax.default_device(jax.devices(self.platform)[0]):
+            return self._compute(quantity, p)
+
+    def _compute(self, quantity: str, p: Problem) -> np.ndarray:
         bundled = self._bundled(quantity, p)
         if bundled is not None:
             return bundled
@@ -262,3 +270,26 @@ class Jax(Backend):
 
     def hessian(self, p: Problem) -> np.ndarray:
         return self.compute("hessian", p)
+
+
+class JaxCuda(Jax):
+    """JAX on the GPU, judged against the CPU consensus (it never votes), so that a
+    CPU-versus-GPU discrepancy is a row of its own. JAX's default float32 matmul precision on
+    recent NVIDIA GPUs is TF32 (about 3 decimal digits); HARNESS_MATMUL_PRECISION=highest sets
+    jax_default_matmul_precision to "highest", which is what fixes it."""
+
+    name = "jax-cuda"
+    votes = False
+    platform = "cuda"
+
+    def available(self) -> str | None:
+        why = super().available()
+        if why is not None:
+            return why
+        try:
+            self._jax.devices("cuda")
+        except RuntimeError:
+            return "no CUDA device for JAX (install jax[cuda12] and run with --device cuda)"
+        if os.environ.get("HARNESS_MATMUL_PRECISION") == "highest":
+            self._jax.config.update("jax_default_matmul_precision", "highest")
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,7 @@ class Torch(Backend):
         except ImportError:
             return f"torch is not installed; install it with: {self.install}"
         self._torch = torch
+        _set_threads_once(torch)
         return None
 
     # -- helpers -------------------------------------------------------------------------
@@ -202,3 +204,40 @@ class Torch(Backend):
     def hessian(self, p: Problem) -> np.ndarray:
         torch, _, f, x0 = self._setup(p)
         return self._np(torch.func.hessian(self._s(torch, f, p, x0.dtype))(x0))
+
+
+_THREADS_SET = False
+
+
+def _set_threads_once(torch: Any) -> None:
+    """torch's intra-op thread count, from HARNESS_THREADS (parallel workers: 1), set once per
+    process: changing it per call costs a thread-pool rebuild."""
+    global _THREADS_SET
+    threads = os.environ.get("HARNESS_THREADS")
+    if threads and not _THREADS_SET:
+        torch.set_num_threads(int(threads))
+    _THREADS_SET = True
+
+
+class TorchCuda(Torch):
+    """torch on the GPU, judged against the CPU consensus (it never votes), so that a
+    CPU-versus-GPU discrepancy is a row of its own. torch keeps float32 matmuls in full precision
+    by default (torch.backends.cuda.matmul.allow_tf32 = False), but cuDNN convolutions use TF32
+    (torch.backends.cudnn.allow_tf32 = True); HARNESS_MATMUL_PRECISION=highest turns both off."""
+
+    name = "torch-cuda"
+    votes = False
+
+    def available(self) -> str | None:
+        why = super().available()
+        if why is None and not self._torch.cuda.is_available():
+            why = "no CUDA device: torch.cuda.is_available() is False"
+        if why is None and os.environ.get("HARNESS_MATMUL_PRECISION") == "highest":
+            self._torch.backends.cuda.matmul.allow_tf32 = False
+            self._torch.backends.cudnn.allow_tf32 = False
+            self._torch.set_float32_matmul_precision("highest")
+        return why
+
+    def compute(self, quantity: str, p: Problem) -> np.ndarray:
+        with self._torch.device("cuda"):  # every tensor the case makes lands on the GPU
+            return np.asarray(super().compute(quantity, p))
