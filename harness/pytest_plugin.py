@@ -8,6 +8,7 @@ judged together: blame needs every backend), and all its items run on one xdist 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,6 +195,29 @@ def _instances(names: list[str]) -> dict[str, Any]:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RESULTS] = _Results(config)
     _backend_modules(config)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_CaseScheduling(), "harness-xdist-cases")
+
+
+class _CaseScheduling:
+    """Under ``--dist loadgroup``, all cells of a case go to one worker: they are computed and
+    judged together, once. xdist marks groups by renaming node ids (``id@group``), which
+    pytest 9.2 no longer allows, so the group is read from the id itself here."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if config.getvalue("dist") != "loadgroup":
+            return None
+        from xdist.scheduler import LoadGroupScheduling
+
+        class ByCase(LoadGroupScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                path, _, name = nodeid.partition("::")
+                if Path(path).name.startswith("test_registry") and "[" in name and "@" not in name:
+                    return f"{path}::{name.split('[')[0]}"
+                return super()._split_scope(nodeid)
+
+        return ByCase(config, log)
 
 
 def _backend_modules(config: pytest.Config) -> None:

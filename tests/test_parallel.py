@@ -1,0 +1,116 @@
+"""Parallel, sharded and distributed runs write the same CSVs as one serial run."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.parallel import parse_shard, select_shard, shard_index
+from harness.registry import load_cases
+
+CSVS = ("summary.csv", "elements.csv")
+# No framework and no dense matrices: the whole registry in seconds, with elements rows too.
+FAST = ["--backends", "inhouse,inhouse-naive,mp", "--quantities", "value,grad,jvp,hvp"]
+# A few cases on every default backend, frameworks included (jax compiles, fd, torch).
+FEW = ["--cases", "two_paths", "softmax_batched_axis0", "seed_composite"]
+
+
+def run(tmp: Path, name: str, *argv: str) -> Path:
+    out = tmp / name
+    assert main(["validate", *argv, "--out", str(out)]) in (0, 1)
+    return out
+
+
+def assert_same_csvs(a: Path, b: Path) -> None:
+    for f in CSVS:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_jobs_write_byte_identical_csvs(tmp_path):
+    serial = run(tmp_path, "serial", *FEW)
+    parallel = run(tmp_path, "jobs", *FEW, "--jobs", "2")
+    assert_same_csvs(serial, parallel)
+    assert len((serial / "summary.csv").read_text().splitlines()) > 100
+
+
+def test_shards_partition_the_registry_stably():
+    names = list(load_cases())
+    shards = [select_shard(list(load_cases().values()), k, 3) for k in (1, 2, 3)]
+    assert sorted(c.name for s in shards for c in s) == sorted(names)
+    assert shard_index("two_paths", 3) == 544074204 % 3  # crc32 of the name: fixed forever
+    assert [c.name for c in shards[0]] == [n for n in names if shard_index(n, 3) == 0]
+
+
+def test_merged_shards_equal_the_unsharded_csvs(tmp_path, capsys):
+    whole = run(tmp_path, "whole", *FAST)
+    parts = [run(tmp_path, f"s{k}", *FAST, "--shard", f"{k}/3") for k in (1, 2, 3)]
+    merged = tmp_path / "merged"
+    assert main(["merge", *map(str, parts), "--out", str(merged)]) == 0
+    assert_same_csvs(whole, merged)
+    assert (merged / "report.html").exists()
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_merge_refuses_shards_of_different_runs(tmp_path, capsys):
+    a = run(tmp_path, "a", *FAST, "--cases", "two_paths", "--seed", "0")
+    b = run(tmp_path, "b", *FAST, "--cases", "softmax_1d", "--seed", "1")
+    assert main(["merge", str(a), str(b), "--out", str(tmp_path / "m")]) == 2
+    assert "differ in seed" in capsys.readouterr().err
+    assert main(["merge", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--shard", "0/2"], "K must be between 1 and N"),
+        (["--shard", "two"], "expected K/N"),
+        (["--jobs", "0"], "at least 1"),
+        (["--address", "ray://x:10001"], "add --executor ray"),
+        (["--jobs", "2", "--random", "2"], "run in one process"),
+    ],
+)
+def test_usage_errors(argv, needle, tmp_path, capsys):
+    assert main(["validate", *FAST, *argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_parse_shard():
+    assert parse_shard("2/4") == (2, 4)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
+def test_ray_executor_writes_byte_identical_csvs(tmp_path):
+    import ray
+
+    serial = run(tmp_path, "serial", *FEW)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        distributed = run(tmp_path, "ray", *FEW, "--executor", "ray")
+    finally:
+        ray.shutdown()
+    assert_same_csvs(serial, distributed)
+
+
+def test_registry_items_run_under_xdist_with_each_case_on_one_worker():
+    """pytest -n 2 over the parametrized registry: all of a case's cells on one worker (its
+    cells are computed and judged together, once)."""
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "pytest", "-v", "-n", "2", "-p", "no:cacheprovider",
+           str(root / "tests" / "test_registry.py"), "--harness-cases", "two_paths,softmax_1d",
+           "--harness-backends", "inhouse,inhouse-naive,fd,mp"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    workers: dict[str, set[str]] = {}
+    for line in done.stdout.splitlines():
+        m = re.match(r"\[(gw\d+)\].*test_registry\.py::(\w+)\[", line)
+        if m:
+            workers.setdefault(m.group(2), set()).add(m.group(1))
+    assert set(workers) == {"two_paths", "softmax_1d"}
+    assert all(len(w) == 1 for w in workers.values()), workers
