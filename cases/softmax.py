@@ -48,9 +48,11 @@ def log_softmax_large_negative(xp, x):
     return xp.log_softmax(x)
 
 
-@case(family="softmax", inputs={"top": scalar(7, 9), "rest": array(4, low=-1, high=1)})
+# top stays below ~5.5: further up the Hessian (~1e-3) drops under float32's second-order
+# tolerance, and even the naive rule's zeros would pass.
+@case(family="softmax", inputs={"top": scalar(4.5, 5.5), "rest": array(4, low=-1, high=1)})
 def softmax_near_one_hot(xp, top, rest):
-    """h = softmax([top, rest]), top - rest >= 6: h ≈ e_0, the gradient is of order 1e-3."""
+    """h = softmax([top, rest]), top - rest >= 3.5: h_0 > 0.9, the rest's gradients ~1e-2."""
     return xp.softmax(xp.concatenate([xp.reshape(top, (1,)), rest]))
 
 
