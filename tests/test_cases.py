@@ -150,3 +150,22 @@ def test_naive_exact_cases_are_not_declared_against_inhouse_naive():
         if case.naive_exact:
             assert not any("inhouse-naive" in e.backends for e in case.expects), name
             assert case.expectation("inhouse-naive", "hvp", "float64") is None, name
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if "hvp" in c.quantities))
+def test_naive_exact_is_declared_exactly_where_the_naive_rule_is_exact(name):
+    """naive_exact=True if and only if the engine's naive HVP equals its true one (two seeds)."""
+    from harness.runner import make_problem
+
+    case = CASES[name]
+    exact, naive = backend_registry.get("inhouse"), backend_registry.get("inhouse-naive")
+    same = []
+    for seed in (0, 1):
+        p = make_problem(case, seed, "float64")
+        want, got = exact.compute("hvp", p), naive.compute("hvp", p)
+        scale = max(1.0, float(np.max(np.abs(want))))
+        same.append(bool(np.allclose(got, want, rtol=1e-6, atol=1e-9 * scale)))
+    assert all(same) == case.naive_exact and any(same) == case.naive_exact, (
+        f"{name}: naive_exact={case.naive_exact}, but the naive HVP "
+        f"{'matches' if all(same) else 'differs from'} the true one"
+    )
