@@ -16,6 +16,10 @@ from harness.namespace import NumpyNamespace
 HESSIAN_LIMIT = 16
 #: First step of the adaptive search; steps shrink by 2 each iteration.
 INITIAL_STEP = 0.0625
+#: grad, hvp and jacobian take O(N) adaptive differences of an O(N) case: above this many
+#: inputs fd is skipped for them (the curvature along one direction, w^T H w, still scales:
+#: benchmarks/bench_scale.py checks it at 10^6 inputs).
+VECTOR_LIMIT = 1024
 
 
 class FiniteDifferences(Backend):
@@ -50,7 +54,16 @@ class FiniteDifferences(Backend):
     def value(self, p: Problem) -> np.ndarray:
         return self._f(p)(self._x0(p)).reshape(p.out_shape)
 
+    @staticmethod
+    def _limit(p: Problem, q: str) -> None:
+        if p.n > VECTOR_LIMIT:
+            raise Unsupported(
+                f"fd {q} needs O(N^2) work at N = {p.n} inputs; fd is limited to {VECTOR_LIMIT} "
+                f"inputs for grad, hvp and jacobian (harness.backends.fd.VECTOR_LIMIT)"
+            )
+
     def grad(self, p: Problem) -> Estimate:
+        self._limit(p, "grad")
         r = self._jac(self._s_many(p), self._x0(p))
         return Estimate(r.value[0], r.error[0])
 
@@ -60,6 +73,7 @@ class FiniteDifferences(Backend):
         return Estimate(r.value[:, 0].reshape(p.out_shape), r.error[:, 0].reshape(p.out_shape))
 
     def jacobian(self, p: Problem) -> Estimate:
+        self._limit(p, "jacobian")
         r = self._jac(Points(p).many, self._x0(p))
         return Estimate(r.value.reshape(p.m, p.n), r.error.reshape(p.m, p.n))
 
@@ -92,6 +106,7 @@ class FiniteDifferences(Backend):
         return dtype == "float64"
 
     def hvp(self, p: Problem) -> Estimate:
+        self._limit(p, "hvp")
         r = self._jac(self._directional(p), self._x0(p))
         return Estimate(r.value[0], r.error[0])
 

@@ -4,10 +4,10 @@ scipy.differentiate asks for the function at hundreds of points per step, and a 
 difference at tens of thousands; looping over them in Python costs far more than the arithmetic.
 ``BatchedNamespace`` runs the case, written for one point, once on arrays with an extra leading
 axis (one row per point), mapping axes and broadcasting so that every row means what the case
-says. ``many`` spot-checks rows of every batched call against the case evaluated at that point
-alone, and falls back to the point-by-point loop for good (for that problem) on any exception
-or difference: a case that uses something batching cannot express costs speed, never
-correctness.
+says. ``many`` spot-checks rows of a batched call (once per batch size) against the case
+evaluated at that point alone, and falls back to the point-by-point loop for good (for that
+problem) on any exception or difference: a case that uses something batching cannot express
+costs speed, never correctness.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from harness.namespace import NumpyNamespace
 
 #: A batched row may differ from the point's own evaluation by summation order only.
 SPOT_RTOL = 256
+#: Input elements per batched call (32 MB in float64): more points are done in chunks, so that
+#: memory stays a few times n however many points scipy asks for.
+MAX_ELEMENTS = 1 << 22
 
 
 class Rows(np.ndarray):
@@ -184,7 +187,7 @@ class Points:
         self.bxp = BatchedNamespace(p.dtype)
         self.consts = {n: a for n, a in p.args.items() if n not in p.wrt}
         self.batched = True  # until a batched call disagrees with the point-by-point one
-        self.calls = self.batched_calls = 0
+        self.checked: set[int] = set()  # batch sizes already spot-checked
 
     def one(self, x: np.ndarray) -> np.ndarray:
         """The case's output, flat, at the flat input x (n,)."""
@@ -211,13 +214,19 @@ class Points:
 
     def many(self, x: np.ndarray) -> np.ndarray:
         """The case's flat output (m, M) at the M columns of x (n, M)."""
-        self.calls += 1
+        step = max(1, MAX_ELEMENTS // max(1, x.shape[0]))
+        if x.shape[1] > step:
+            return np.concatenate(
+                [self.many(x[:, i : i + step]) for i in range(0, x.shape[1], step)], axis=1
+            )
         if self.batched and x.shape[1] > 2:
             try:
                 with np.errstate(all="ignore"):
                     out = self._batched(x)
-                if self._spot_check(x, out):
-                    self.batched_calls += 1
+                # Each new batch size is spot-checked once: a case that reads x.shape, say,
+                # goes wrong for some sizes only.
+                if x.shape[1] in self.checked or self._spot_check(x, out):
+                    self.checked.add(x.shape[1])
                     return out
             except Exception:  # anything batching cannot express: the loop is always right
                 pass
