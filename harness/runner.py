@@ -34,7 +34,7 @@ from harness.diagnose import diagnose
 from harness.interrupt import DEFAULT_CELL_TIMEOUT, CellTimeout, Interrupted, call_with_timeout
 from harness.namespace import NumpyNamespace
 from harness.registry import DENSE_LIMIT, ORDER, QUANTITIES, Case
-from harness.taylor import supports_gradient, taylor_slope
+from harness.taylor import supports_gradient, taylor_remainders, taylor_slope
 
 SUMMARY_COLUMNS: list[str] = [
     "case", "family", "quantity", "order", "dtype", "backend", "reference",
@@ -295,11 +295,15 @@ class Runner:
             return [self._row(case, q, dtype, n, "error" if o.ok else o.status,
                               reason=undefined if o.ok else o.reason)
                     for n, o in outcomes.items()], []  # fmt: skip
-        slopes = {}
+        slopes, curves = {}, {}
         if q == "grad":
-            slopes = {k: taylor_slope(p, o.value) for k, o in pool.items() if o.ok}
+            curves = {k: taylor_remainders(p, o.value) for k, o in pool.items() if o.ok}
+            slopes = {k: taylor_slope(p, None, c) for k, c in curves.items()}
+
         evidence = {k: supports_gradient(v) for k, v in slopes.items()}
-        j = triangulate(list(pool.values()), tol, self.non_voters, evidence)
+        # A backend declared to disagree on this cell is judged here, never trusted.
+        declared = {k for k in pool if case.expectation(k.partition("@")[0], q, pool[k].dtype)}
+        j = triangulate(list(pool.values()), tol, self.non_voters | declared, evidence)
         vacuous = self._vacuous(case, q, p, pool, j, tol)
         rows, elems = [], []
         for name, o in outcomes.items():
@@ -314,6 +318,8 @@ class Runner:
             row = self._judge_one(case, q, p, o, ref, tol, j, elems)
             row["agrees_with"] = " ".join(sorted(j.agreeing.get(name, ()), key=rank))
             row["taylor_slope"] = slopes.get(name, float("nan"))
+            if name in curves and row["verdict"] != "pass":  # the HTML plots it
+                self.arrays[(case.name, "taylor", dtype, name)] = curves[name][:2]
             if vacuous and row["verdict"] == "pass":
                 row["verdict"] = "vacuous"
                 row["reason"] = vacuous
@@ -340,9 +346,12 @@ class Runner:
         other = run_cell(be, q, probe, self.cell_timeout) if be is not None else None
         if other is None or not other.ok or _is_zero(other.value, tol):
             return ""
-        return (f"vacuous: under all-ones cotangents the reference {q} is identically zero "
-                f"(under a random cotangent {ref.backend} gives max |.| "
-                f"{np.max(np.abs(other.value)):.3g}), so any backend returning zeros would pass")  # fmt: skip
+        biggest = float(np.max(np.abs(other.value)))
+        return (
+            f"vacuous: under all-ones cotangents the reference {q} is identically zero (under "
+            f"a random cotangent {ref.backend} gives max |.| {biggest:.3g}), so any backend "
+            "returning zeros would pass"
+        )
 
     def _diagnose(self, case: Case, q: str, dtype: str, name: str, row: dict) -> None:
         """Append the second-order diagnosis to a non-pass second-order row of a composite."""
