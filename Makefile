@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SEED ?= 0
+JOBS ?= 1
 
 .PHONY: validate test lint bench baseline clean
 
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 BASELINE := reports/baseline/summary.csv
 
 validate: $(STAMP)
-	$(PY) -m harness validate --seed $(SEED) --out reports $(if $(wildcard $(BASELINE)),--baseline $(BASELINE))
+	$(PY) -m harness validate --seed $(SEED) --jobs $(JOBS) --out reports $(if $(wildcard $(BASELINE)),--baseline $(BASELINE))
 
 # Refresh the committed baseline from a full run (failing cells included: exit 1 is fine here).
 baseline: $(STAMP)

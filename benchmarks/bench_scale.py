@@ -9,8 +9,10 @@ is O(n^2) evaluations). The check: the HVPs agree with each other elementwise, a
 w . (H w) agrees with fd's curvature within its error estimate, under the float64 order-2
 tolerances of harness.compare.
 
-Memory is the process's peak resident set (ru_maxrss) minus its peak after the imports and a
-warm-up at n = 100: what the check itself needed. Dense Hessians are refused (runner: DENSE_LIMIT).
+Memory: the peak resident set (VmHWM) while the check runs, minus the resident set just before
+it (after the imports and a warm-up at n = 100): what the check itself needed. The peak is reset
+first (/proc/self/clear_refs); ru_maxrss would not do, since a child starts with its parent's.
+Dense Hessians are refused (runner: DENSE_LIMIT).
 
 Run: ``python -m benchmarks.bench_scale`` (writes reports/bench/scale.csv);
 ``python -m benchmarks.bench_scale --child BACKEND N OUT`` is one measurement.
@@ -18,9 +20,9 @@ Run: ``python -m benchmarks.bench_scale`` (writes reports/bench/scale.csv);
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -68,8 +70,20 @@ def problem(n: int) -> Any:
 
 
 # -- one measurement, in its own process --------------------------------------------------------
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+def _status_mb(field: str) -> float:
+    """VmRSS or VmHWM of this process, in MiB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _reset_peak() -> float:
+    """Reset the peak resident set to the current one; returns the current one (MiB)."""
+    # On an older kernel or without permission the peak then includes the warm-up's.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    return _status_mb("VmRSS")
 
 
 def fd_curvature(p: Any) -> tuple[float, float]:
@@ -109,7 +123,7 @@ def child(backend: str, n: int, out: Path) -> dict[str, Any]:
         return fd_curvature(p) if be is None else be.compute("hvp", p)
 
     quantity(problem(100))
-    base = _rss_mb()
+    base = _reset_peak()
     p = problem(n)
     before = dict(getattr(be, "timings", {}))
     t0 = time.perf_counter()
@@ -125,7 +139,7 @@ def child(backend: str, n: int, out: Path) -> dict[str, Any]:
         hv = np.asarray(got, dtype=np.float64)
         np.save(out / f"{backend}-{n}.npy", hv)
         rec["curvature"] = float(p.direction @ hv)
-    rec["peak_rss_mb"] = _rss_mb()
+    rec["peak_rss_mb"] = _status_mb("VmHWM")
     rec["growth_mb"] = max(rec["peak_rss_mb"] - base, 0.0)
     return rec
 
