@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.backends.base import Backend
 from harness.backends.mp import composition_terms
+from harness.interrupt import CellTimeout, call_with_timeout
 
 TRUE_TERMS: dict[str, Callable[[dict], Any]] = {
     "f_yy·g'²": lambda t: t["f_yy"] * t["g1"] ** 2,
@@ -31,15 +32,19 @@ NAIVE_TERMS: dict[str, Callable[[dict], Any]] = {
 POINTS = 12
 
 
-def second_derivative(backend: Backend, case: Any, seed: int) -> tuple[float, float] | None:
-    """(x, the backend's d²l/dx²) at the case's input for `seed`, or None if it cannot say."""
+def second_derivative(
+    backend: Backend, case: Any, seed: int, timeout: float | None = None
+) -> tuple[float, float] | None:
+    """(x, the backend's d²l/dx²) at the case's input for `seed`, or None if it cannot say
+    (it raised, or ran past `timeout` seconds)."""
     from harness.runner import make_problem
 
     p = make_problem(case, seed, "float64")
     p.direction = np.ones(1)
     try:
-        return float(p.flatten(p.args)[0]), float(np.ravel(backend.compute("hvp", p))[0])
-    except Exception:
+        hv = call_with_timeout(backend.compute, timeout, "hvp", p)
+        return float(p.flatten(p.args)[0]), float(np.ravel(hv)[0])
+    except (Exception, CellTimeout):
         return None
 
 
@@ -88,11 +93,13 @@ def describe(coef: dict[str, float]) -> str:
     return "; ".join(parts)
 
 
-def diagnose(backend: Backend, case: Any, seed: int) -> str:
-    """'diagnosis: ...' for `backend` on a case with a declared composition, else ''."""
+def diagnose(backend: Backend, case: Any, seed: int, timeout: float | None = None) -> str:
+    """'diagnosis: ...' for `backend` on a case with a declared composition, else ''.
+    Each of the backend's calls is limited to `timeout` seconds, like a cell."""
     if case.composition is None or not case.is_scalar:
         return ""
-    pts = [second_derivative(backend, case, seed * 1000 + 7919 + k) for k in range(POINTS)]
+    seeds = [seed * 1000 + 7919 + k for k in range(POINTS)]
+    pts = [second_derivative(backend, case, s, timeout) for s in seeds]
     pts = [q for q in pts if q is not None]
     if len(pts) < len(TRUE_TERMS) + len(NAIVE_TERMS):
         return ""

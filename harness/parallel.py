@@ -182,7 +182,7 @@ def run_cases(
     arrays = {k: v for r in ordered for k, v in r.arrays.items()}
     return RunResult(
         tidy([row for r in ordered for row in r.rows], config.backends),
-        tidy_elements([e for r in ordered for e in r.elements]),
+        tidy_elements([e for r in ordered for e in r.elements], config.backends),
         timings,
         arrays,
         stopped_by,
@@ -368,30 +368,10 @@ def _load_arrays(folder: Path) -> dict[tuple[str, ...], np.ndarray]:
 
 # -- merge -------------------------------------------------------------------------------------
 def merge_tables(frames: Iterable[pd.DataFrame], backend_order: Sequence[str]) -> pd.DataFrame:
-    """summary.csv rows of several shards, as text, in the order one run writes them."""
-    from harness.registry import QUANTITIES
+    """Rows of several shards' CSVs, as text, in the order one run writes them."""
+    from harness.runner import in_report_order
 
-    df = pd.concat(list(frames), ignore_index=True)
-    if df.empty:
-        return df
-    border = {b: i for i, b in enumerate(backend_order)}
-    qorder = {q: i for i, q in enumerate(QUANTITIES)}
-    keys = df.assign(
-        _q=df["quantity"].map(qorder),
-        _b=df["backend"].map(lambda b: border.get(b, len(border))),
-        _d=df["dtype"].map({"float64": 0, "float32": 1}),
-    )
-    order = keys.sort_values(["case", "_q", "_d", "_b"], kind="stable").index
-    return df.loc[order].reset_index(drop=True)
-
-
-def merge_elements(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    df = pd.concat(list(frames), ignore_index=True)
-    if df.empty:
-        return df
-    return df.sort_values(["case", "quantity", "dtype", "backend"], kind="stable").reset_index(
-        drop=True
-    )
+    return in_report_order(pd.concat(list(frames), ignore_index=True), backend_order)
 
 
 def _read_text_csv(path: Path) -> pd.DataFrame:
@@ -417,7 +397,7 @@ def merge(folders: Sequence[Path], out: Path) -> list[Path]:
     _check_compatible(metas, folders)
     backends = metas[0]["backends"].split(",")
     summary = merge_tables(summaries, backends)
-    elems = merge_elements(elements)
+    elems = merge_tables(elements, backends)
     dup = summary.duplicated([c for c in ("case", "quantity", "dtype", "backend", "draw")
                               if c in summary.columns])  # fmt: skip
     if dup.any():

@@ -359,7 +359,7 @@ class Runner:
             return
         key = (case.name, name)
         if key not in self._diagnoses:
-            self._diagnoses[key] = diagnose(self.backends[name], case, self.seed)
+            self._diagnoses[key] = diagnose(self.backends[name], case, self.seed, self.cell_timeout)
         if self._diagnoses[key]:
             row["reason"] = f"{row['reason']} | {self._diagnoses[key]}"
 
@@ -453,7 +453,7 @@ class Runner:
         except Interrupted as stop:  # keep the cases finished so far, each one complete
             stopped_by = stop.signame
         return RunResult(
-            tidy(rows, self.backends), tidy_elements(elems),
+            tidy(rows, self.backends), tidy_elements(elems, self.backends),
             {"run_seconds": time.perf_counter() - t0, **self.timing_breakdown()},
             dict(self.arrays), stopped_by, done,
         )  # fmt: skip
@@ -513,25 +513,32 @@ def _noise(o: Outcome, ref: Outcome) -> float:
     return float(max(vals)) if vals else 0.0
 
 
-def tidy(rows: list[dict], backend_order: Iterable[str]) -> pd.DataFrame:
-    """Rows in the contract's column order, sorted deterministically."""
-    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+def in_report_order(df: pd.DataFrame, backend_order: Iterable[str] = ()) -> pd.DataFrame:
+    """Rows sorted the way every report lists them: case, quantity (in QUANTITIES order),
+    dtype (float64 first), backend (in `backend_order`, unknown ones last); stable, so the
+    worst-first order of a cell's elements is kept."""
+    if df.empty:
+        return df.reset_index(drop=True)
     border = {b: i for i, b in enumerate(backend_order)}
     qorder = {q: i for i, q in enumerate(QUANTITIES)}
-    df = df.assign(
-        _q=df["quantity"].map(qorder),
-        _b=df["backend"].map(lambda b: border.get(b, len(border))),
-        _d=df["dtype"].map({"float64": 0, "float32": 1}),
-    )
-    df = df.sort_values(["case", "_q", "_d", "_b"], kind="stable")
-    df = df.drop(columns=["_q", "_b", "_d"]).reset_index(drop=True)
+    keys = pd.DataFrame({
+        "case": df["case"],
+        "q": df["quantity"].map(qorder),
+        "d": df["dtype"].map({"float64": 0, "float32": 1}),
+        "b": df["backend"].map(lambda b: border.get(b, len(border))),
+    })  # fmt: skip
+    order = keys.sort_values(["case", "q", "d", "b"], kind="stable").index
+    return df.loc[order].reset_index(drop=True)
+
+
+def tidy(rows: list[dict], backend_order: Iterable[str]) -> pd.DataFrame:
+    """Rows in the contract's column order, sorted deterministically."""
+    df = in_report_order(pd.DataFrame(rows, columns=SUMMARY_COLUMNS), backend_order)
     df["blame"] = df["blame"].fillna("none")
     df["reason"] = df["reason"].fillna("")
     return df
 
 
-def tidy_elements(elems: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(elems, columns=ELEMENT_COLUMNS)
-    return df.sort_values(["case", "quantity", "dtype", "backend"], kind="stable").reset_index(
-        drop=True
-    )
+def tidy_elements(elems: list[dict], backend_order: Iterable[str] = ()) -> pd.DataFrame:
+    """The worst elements of non-pass cells, in report order."""
+    return in_report_order(pd.DataFrame(elems, columns=ELEMENT_COLUMNS), backend_order)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
 
 from harness.backends.base import Backend, Problem
+
+# torch.func's vmap (jacrev, hessian) falls back to a loop for take: slower, not wrong.
+warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet")
 
 
 class TorchNamespace:

@@ -42,6 +42,8 @@ COLORS = {
 }
 #: Figures beyond this many are left out (the numbers stay); keeps the page light.
 MAX_FIGURES = 80
+#: Declared (expected) discrepancies are known findings: fewer figures, a faster report.
+MAX_DECLARED_FIGURES = 16
 ArrayKey = tuple[str, str, str, str]
 
 CSS = """
@@ -471,6 +473,7 @@ def _details_html(
     if not is_unexp.any():
         out.append('<p class="muted">No unexpected results.</p>')
     out += blocks(bad[is_unexp])
+    budget[0] = min(budget[0], MAX_DECLARED_FIGURES)
     if (~is_unexp).any():
         out.append(
             f'<h3 class="group expected-only">Declared or vacuous ({(~is_unexp).sum()}): '
@@ -479,7 +482,10 @@ def _details_html(
         )
         out += blocks(bad[~is_unexp])
     if budget[0] <= 0:
-        out.append(f'<p class="muted">Figures are shown for the first {MAX_FIGURES} cells.</p>')
+        out.append(
+            f'<p class="muted">Figures are shown for the first {MAX_FIGURES} unexpected and '
+            f"{MAX_DECLARED_FIGURES} declared cells.</p>"
+        )
     return "\n".join(out)
 
 
