@@ -12,7 +12,7 @@ from harness.interrupt import DEFAULT_CELL_TIMEOUT
 from harness.mutants.catalog import MUTANTS, Mutant
 from harness.registry import DTYPES, QUANTITIES
 
-DEFAULT_BACKENDS = "inhouse,torch,fd,mp"
+DEFAULT_BACKENDS = "inhouse,torch,jax,fd,mp"
 SHOWN_KILLERS = 3
 
 
