@@ -15,6 +15,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,16 +161,28 @@ def run_cases(
     stopped_by = None
     submit, shutdown = _executor(executor, jobs, address, config)
     pending: dict[Any, str] = {}
+    broken: list[str] = []  # cases whose worker process died: rerun one by one below
     try:
         pending = {submit(c.name, list(dtypes), list(quantities)): c.name for c in cases}
         while pending:
             done = _wait(executor, list(pending))
             for fut in done:
-                res = _result(executor, fut)
+                name = pending.pop(fut)
+                try:
+                    res = _result(executor, fut)
+                except BrokenProcessPool:
+                    broken.append(name)
+                    continue
+                except Exception as e:  # the task itself failed: that case's cells only
+                    why = f"the worker running this case failed: {type(e).__name__}: {e}"
+                    res = crashed(config, by_name[name], dtypes, quantities, why)
                 got[res.name] = res
-                del pending[fut]
                 if progress:
                     progress(by_name[res.name])
+        for name in broken:  # a dead worker takes every pending case with it: isolate each
+            got[name] = _isolated(config, by_name[name], dtypes, quantities)
+            if progress:
+                progress(by_name[name])
     except Interrupted as stop:  # keep the finished cases, each one complete
         stopped_by = stop.signame
     finally:
@@ -188,6 +201,41 @@ def run_cases(
         stopped_by,
         len(ordered),
     )
+
+
+def crashed(
+    config: Config, case: Case, dtypes: Sequence[str], quantities: Sequence[str], why: str
+) -> CaseResult:
+    """`error` rows for every cell of a case whose worker could not report it."""
+    from harness.registry import QUANTITIES
+    from harness.runner import Runner
+
+    dts = [d for d in ("float64", "float32") if d in dtypes and d in case.dtypes]
+    qs = [q for q in QUANTITIES if q in quantities and q in case.quantities]
+    rows = [
+        Runner._row(case, q, d, b, "error", reason=why)
+        for d in dts
+        for q in qs
+        for b in config.backends
+    ]
+    return CaseResult(case.name, rows, [], {})
+
+
+def _isolated(
+    config: Config, case: Case, dtypes: Sequence[str], quantities: Sequence[str]
+) -> CaseResult:
+    """Run one case alone in a fresh worker: the case that kills its worker is found out and
+    gets error rows; the others, lost only because they shared the dead pool, complete."""
+    pool = _process_pool(1)
+    try:
+        return pool.submit(run_one, config, case.name, list(dtypes), list(quantities)).result()
+    except BrokenProcessPool:
+        why = "the worker process running this case died (a crash in native code, or killed)"
+    except Exception as e:
+        why = f"the worker running this case failed: {type(e).__name__}: {e}"
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return crashed(config, case, dtypes, quantities, why)
 
 
 def _executor(

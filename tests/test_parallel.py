@@ -114,3 +114,44 @@ def test_registry_items_run_under_xdist_with_each_case_on_one_worker():
             workers.setdefault(m.group(2), set()).add(m.group(1))
     assert set(workers) == {"two_paths", "softmax_1d"}
     assert all(len(w) == 1 for w in workers.values()), workers
+
+
+CRASHER = '''
+import os
+
+import numpy as np
+
+from harness.backends.base import Backend
+
+
+class Crasher(Backend):
+    """Kills its worker process on the case two_paths; exact elsewhere (x * 1)."""
+
+    name = "crasher"
+
+    def value(self, p):
+        if p.case.name == "two_paths":
+            os._exit(3)
+        from harness.namespace import NumpyNamespace
+
+        return np.asarray(p.call(NumpyNamespace(p.dtype), p.args), dtype=p.dtype)
+'''
+
+
+def test_a_case_that_kills_its_worker_is_error_and_the_others_complete(tmp_path):
+    module = tmp_path / "crasher.py"
+    module.write_text(CRASHER)
+    out = tmp_path / "out"
+    argv = ["validate", "--jobs", "2", "--backend-module", str(module), "--backends",
+            "crasher,inhouse,mp", "--quantities", "value", "--out", str(out),
+            "--cases", "two_paths", "two_paths_vector", "seed_composite"]  # fmt: skip
+    assert main(argv) == 1
+    import pandas as pd
+
+    s = pd.read_csv(out / "summary.csv")
+    dead = s[s.case == "two_paths"]
+    assert len(dead) and set(dead.verdict) == {"error"}
+    assert all("worker process running this case died" in r for r in dead.reason)
+    alive = s[s.case != "two_paths"]
+    assert set(alive.case) == {"two_paths_vector", "seed_composite"}
+    assert set(alive.verdict) == {"pass"}
