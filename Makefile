@@ -28,8 +28,8 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check harness cases tests benchmarks
-	$(PY) -m ruff format --check harness cases tests benchmarks
+	$(PY) -m ruff check harness cases tests benchmarks examples
+	$(PY) -m ruff format --check harness cases tests benchmarks examples
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
