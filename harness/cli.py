@@ -148,7 +148,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         "complete": result.interrupted is None,
         "interrupted_by": result.interrupted,
         "cases_finished": result.cases_finished,
-        "timings": result.timings,
+        "timings": {k: round(float(v), 3) for k, v in result.timings.items()},
         **({"shard": args.shard} if args.shard else {}),
     }
     s, e = result.summary, result.elements
