@@ -1,4 +1,4 @@
-"""Shared fixtures: small test backends built on the numpy oracle, registered temporarily."""
+"""Shared fixtures: a fault-injecting test backend, registered temporarily."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from harness.backends.base import Backend, Problem
 
 
 class Planted(Backend):
-    """Wraps torch and plants a fault selected by `mode` (used to test blame and isolation)."""
+    """Another backend (`inner`, torch by default) with one planted fault chosen by `mode`:
+    sign (grad negated), raise, shape, nan, inf, dtype (float32 returned), hang."""
 
     name = "planted"
     mode = "sign"
+    inner_name = "torch"
 
     def __init__(self) -> None:
-        self.inner = backend_registry.get("torch")
+        self.inner = backend_registry.get(self.inner_name)
 
     def available(self):
         return self.inner.available()
@@ -27,8 +29,13 @@ class Planted(Backend):
             raise RuntimeError("planted failure")
         if self.mode == "shape":
             return np.append(out, 0).astype(p.dtype)
-        if self.mode == "nan":
-            return np.full_like(out, np.nan)
+        if self.mode in ("nan", "inf"):
+            return np.full_like(out, getattr(np, self.mode))
+        if self.mode == "dtype":
+            return out.astype(np.float32)
+        if self.mode == "hang":
+            while True:  # busy, never returning to a blocking call: only the timer stops it
+                pass
         if self.mode == "sign" and quantity == "grad":
             return -out
         return out
@@ -36,11 +43,12 @@ class Planted(Backend):
 
 @pytest.fixture
 def planted(monkeypatch):
-    """Register the Planted backend as `planted`; returns a setter for its fault mode."""
+    """Register Planted as `planted`; returns a setter `(mode, inner="torch") -> "planted"`."""
     monkeypatch.setitem(backend_registry.BUILTIN, "planted", "tests.conftest:Planted")
 
-    def set_mode(mode: str) -> str:
+    def set_mode(mode: str, inner: str = "torch") -> str:
         monkeypatch.setattr(Planted, "mode", mode)
+        monkeypatch.setattr(Planted, "inner_name", inner)
         return "planted"
 
     return set_mode

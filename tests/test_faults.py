@@ -7,57 +7,20 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from harness import backends as backend_registry
-from harness.backends.base import Backend, Problem
 from harness.cli import main
 from harness.interrupt import CellTimeout, call_with_timeout
 from harness.registry import load_cases
 from harness.runner import make_problem, run_cell
+from tests.conftest import Planted
 
 CASES = ["two_paths", "softmax_1d"]
 OTHERS = "inhouse,fd,mp"
 # A hang is cut at this many seconds; small, so the test stays quick.
 LIMIT = 0.3
-
-
-class Faulty(Backend):
-    """The in-house engine with one planted fault, chosen by `mode`."""
-
-    name = "faulty"
-    mode = "raise"
-
-    def __init__(self) -> None:
-        self.inner = backend_registry.get("inhouse")
-
-    def compute(self, quantity: str, p: Problem):
-        out = np.asarray(self.inner.compute(quantity, p))
-        if self.mode == "raise":
-            raise RuntimeError("planted failure")
-        if self.mode == "shape":
-            return np.append(out, 0).astype(p.dtype)
-        if self.mode in ("nan", "inf"):
-            return np.full_like(out, getattr(np, self.mode))
-        if self.mode == "dtype":
-            return out.astype(np.float32)
-        if self.mode == "hang":
-            while True:  # busy, never returning to a blocking call: only the timer stops it
-                pass
-        return out
-
-
-@pytest.fixture
-def faulty(monkeypatch):
-    monkeypatch.setitem(backend_registry.BUILTIN, "faulty", "tests.test_faults:Faulty")
-
-    def set_mode(mode: str) -> str:
-        monkeypatch.setattr(Faulty, "mode", mode)
-        return "faulty"
-
-    return set_mode
 
 
 @pytest.mark.parametrize(
@@ -72,9 +35,9 @@ def faulty(monkeypatch):
     ],
 )
 def test_each_fault_is_an_error_in_its_own_cells_and_the_reports_are_written(
-    faulty, mode, text, tmp_path
+    planted, mode, text, tmp_path
 ):
-    name = faulty(mode)
+    name = planted(mode, inner="inhouse")
     argv = ["validate", "--cases", *CASES, "--dtypes", "float64", "--quantities", "value,grad",
             "--cell-timeout", str(LIMIT)]  # fmt: skip
     assert main([*argv, "--backends", OTHERS, "--out", str(tmp_path / "clean")]) == 0
@@ -92,10 +55,10 @@ def test_each_fault_is_an_error_in_its_own_cells_and_the_reports_are_written(
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_a_hang_costs_its_limit_once_per_cell_and_nothing_after():
+def test_a_hang_costs_its_limit_once_per_cell_and_nothing_after(planted):
+    planted("hang", inner="inhouse")
     p = make_problem(load_cases()["two_paths"], 0, "float64")
-    hang = Faulty()
-    hang.mode = "hang"
+    hang = Planted()
     t0 = time.perf_counter()
     out = run_cell(hang, "grad", p, timeout=LIMIT)
     assert out.status == "error" and "timed out" in out.reason

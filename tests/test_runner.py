@@ -37,18 +37,6 @@ def test_a_planted_sign_error_is_failed_and_blamed(planted):
     assert set(res[(res.backend == name) & (res.quantity != "grad")].verdict) == {"pass"}
 
 
-@pytest.mark.parametrize(
-    ("mode", "text"), [("raise", "planted failure"), ("shape", "shape"), ("nan", "non-finite")]
-)
-def test_a_faulty_backend_errors_only_in_its_own_cells(planted, mode, text):
-    name = planted(mode)
-    res = run(["torch", "fd", "mp", name]).summary
-    mine = res[res.backend == name]
-    assert set(mine.verdict) == {"error"}
-    assert all(text in r for r in mine.reason)
-    assert set(res[res.backend != name].verdict) <= {"pass", "skipped"}
-
-
 def test_a_missing_backend_is_skipped_with_a_reason(monkeypatch):
     from harness import backends
 
