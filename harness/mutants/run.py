@@ -26,7 +26,7 @@ from harness.registry import Case
 SUBJECT = "inhouse"
 ALARMS = ("fail", "error", "unexpected_pass")
 #: fd's second-order cells are the slow ones (nested finite differences): in mutant runs they
-#: are left to torch and mp, and fd runs in float64 only (float32 groups borrow its result).
+#: are left to torch, jax and mp, and fd runs in float64 only (float32 groups borrow its result).
 FD_QUANTITIES = ("value", "grad", "jvp", "jacobian")
 
 Cell = tuple[str, str, str]  # case, quantity, dtype
