@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks import BENCH_DIR, write_table
+
 QUANTITIES = ("value", "grad", "jvp", "hvp")
 DTYPES = ("float64", "float32")
 #: The seed cases and a few from other families: smooth at their inputs (the anchors' checks
@@ -201,10 +203,8 @@ def run(cases: tuple[str, ...] = CASES, rounds: int = 3) -> pd.DataFrame:
     return pd.concat([df, pd.DataFrame([total, geo])], ignore_index=True)[COLUMNS]
 
 
-def write(df: pd.DataFrame, path: Path = Path("reports/bench/anchors.csv")) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, float_format="%.4g")
-    return path
+def write(df: pd.DataFrame, path: Path = BENCH_DIR / "anchors.csv") -> Path:
+    return write_table(df, path)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import BENCH_DIR, write_table
 from harness import engine as E
 
 BATCH, D_IN, D_HIDDEN, D_OUT = 256, 512, 512, 10
@@ -167,10 +168,8 @@ def _measure(d: dict[str, np.ndarray], act: str, repeats: int, threads: int) -> 
     return rows
 
 
-def write(df: pd.DataFrame, path: Path = Path("reports/bench/mlp.csv")) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False)
-    return path
+def write(df: pd.DataFrame, path: Path = BENCH_DIR / "mlp.csv") -> Path:
+    return write_table(df, path, float_format=None)
 
 
 if __name__ == "__main__":

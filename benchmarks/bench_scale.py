@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks import BENCH_DIR, write_table
+
 SIZES = (10**2, 10**3, 10**4, 10**5, 10**6)
 HVP_BACKENDS = ("inhouse", "torch", "jax")
 #: Columns of the curvature's evaluations per batched call: bounds fd's memory to a few n.
@@ -213,10 +215,8 @@ def run(sizes: tuple[int, ...] = SIZES, timeout: float = 300.0) -> pd.DataFrame:
     return df.reindex(columns=[*COLUMNS, *extra])
 
 
-def write(df: pd.DataFrame, path: Path = Path("reports/bench/scale.csv")) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, float_format="%.4g")
-    return path
+def write(df: pd.DataFrame, path: Path = BENCH_DIR / "scale.csv") -> Path:
+    return write_table(df, path)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from benchmarks import BENCH_DIR, write_table
+
 VARIANTS: dict[str, list[str]] = {"serial": [], "jobs 2": ["--jobs", "2"]}
 FIRST = ["variant", "repeats", "wall_s", "cpu_s", "run_s", "startup_and_reports_s",
          "jax.trace_s", "jax.compile_s", "jax.programs", "run_without_jax_compile_s",
@@ -82,10 +84,8 @@ def run(repeats: int = 2, variants: dict[str, list[str]] = VARIANTS) -> pd.DataF
     return df.reindex(columns=[*FIRST, *(c for c in df.columns if c not in FIRST)])
 
 
-def write(df: pd.DataFrame, path: Path = Path("reports/bench/validate.csv")) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, float_format="%.4g")
-    return path
+def write(df: pd.DataFrame, path: Path = BENCH_DIR / "validate.csv") -> Path:
+    return write_table(df, path)
 
 
 if __name__ == "__main__":
