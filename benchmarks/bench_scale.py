@@ -7,7 +7,7 @@ product H w, and fd, from values only, the curvature along the same direction,
 w^T H w = d^2/dt^2 l(x + t w) at t = 0 (nested adaptive differences along w: a dense fd Hessian
 is O(n^2) evaluations). The check: the HVPs agree with each other elementwise, and each
 w . (H w) agrees with fd's curvature within its error estimate, under the float64 order-2
-tolerances of harness.compare.
+tolerances of harness.tolerances.
 
 Memory: the peak resident set (VmHWM) while the check runs, minus the resident set just before
 it (after the imports and a warm-up at n = 100): what the check itself needed. The peak is reset
@@ -66,7 +66,7 @@ def scale_case(n: int) -> Any:
 
 
 def problem(n: int) -> Any:
-    from harness.runner import make_problem
+    from harness.problem import make_problem
 
     return make_problem(scale_case(n), 0, "float64")
 
@@ -163,7 +163,7 @@ def _run_child(backend: str, n: int, out: Path, timeout: float) -> dict[str, Any
 # -- the table ---------------------------------------------------------------------------------
 def judge(recs: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
     """Add the agreement columns to one n's records: HVPs against jax's, curvatures against fd."""
-    from harness.compare import Tol
+    from harness.tolerances import Tol
 
     tol = Tol.lookup("float64", "hvp")
     by = {r["backend"]: r for r in recs if "seconds" in r}

@@ -305,7 +305,7 @@ def _frames(
     runner: Any, parts: list[tuple[str, list[dict], list[dict]]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One summary and one elements frame from each draw's (id, rows, elements), in order."""
-    from harness.runner import tidy, tidy_elements
+    from harness.results import tidy, tidy_elements
 
     s = [tidy(r, runner.backends).assign(draw=i) for i, r, _ in parts]
     e = [tidy_elements(el).assign(draw=i) for i, _, el in parts]

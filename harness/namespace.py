@@ -1,4 +1,4 @@
-"""The op vocabulary a case may use, and its plain numpy implementation.
+"""The op vocabulary a case may use (harness.vocabulary.OPS), and its plain numpy implementation.
 
 A case is written once as ``fn(xp, *inputs)``. Every backend hands it an ``xp`` with the functions
 named in ``VOCABULARY`` and arrays that support the operators ``+ - * / ** @``, unary ``-``,
@@ -12,39 +12,7 @@ from typing import Any
 
 import numpy as np
 
-VOCABULARY: dict[str, str] = {
-    "asarray": "a constant in the working dtype (never differentiated)",
-    "add": "a + b, broadcast",
-    "subtract": "a - b, broadcast",
-    "multiply": "a * b, broadcast",
-    "divide": "a / b, broadcast",
-    "negative": "-a",
-    "pow": "a ** b, with b a scalar or an array (broadcast)",
-    "exp": "e ** a",
-    "log": "natural log",
-    "sqrt": "square root",
-    "sin": "sine",
-    "cos": "cosine",
-    "tanh": "hyperbolic tangent",
-    "sigmoid": "1 / (1 + exp(-a)), stable for large |a|",
-    "relu": "max(a, 0)",
-    "abs": "|a|",
-    "maximum": "elementwise max, broadcast",
-    "minimum": "elementwise min, broadcast",
-    "where": "where(mask, a, b); the mask is a constant",
-    "matmul": "a @ b for 1-D, 2-D and batched operands",
-    "sum": "sum(a, axis=None, keepdims=False)",
-    "mean": "mean(a, axis=None, keepdims=False)",
-    "max": "max(a, axis=None, keepdims=False)",
-    "reshape": "reshape(a, shape)",
-    "transpose": "transpose(a, axes=None)",
-    "take": "take(a, indices, axis=None) with constant integer indices",
-    "concatenate": "concatenate(list_of_arrays, axis=0)",
-    "softmax": "exp(a) / sum(exp(a)) along axis (default -1), stable",
-    "log_softmax": "a - logsumexp(a) along axis (default -1), stable",
-    "logsumexp": "log(sum(exp(a), axis, keepdims)), stable",
-    "cross_entropy": "mean over rows of -log_softmax(logits)[row, label]; labels are integers",
-}
+from harness.vocabulary import OPS, VOCABULARY, provide
 
 
 class NumpyNamespace:
@@ -55,29 +23,6 @@ class NumpyNamespace:
 
     def asarray(self, a: Any) -> np.ndarray:
         return np.asarray(a, dtype=self.dtype)
-
-    add = staticmethod(np.add)
-    subtract = staticmethod(np.subtract)
-    multiply = staticmethod(np.multiply)
-    divide = staticmethod(np.divide)
-    negative = staticmethod(np.negative)
-    pow = staticmethod(np.power)
-    exp = staticmethod(np.exp)
-    log = staticmethod(np.log)
-    sqrt = staticmethod(np.sqrt)
-    sin = staticmethod(np.sin)
-    cos = staticmethod(np.cos)
-    tanh = staticmethod(np.tanh)
-    abs = staticmethod(np.abs)
-    maximum = staticmethod(np.maximum)
-    minimum = staticmethod(np.minimum)
-    matmul = staticmethod(np.matmul)
-    reshape = staticmethod(np.reshape)
-    transpose = staticmethod(np.transpose)
-    concatenate = staticmethod(np.concatenate)
-
-    def where(self, mask: Any, a: Any, b: Any) -> np.ndarray:
-        return np.where(mask, a, b)
 
     def sigmoid(self, a: np.ndarray) -> np.ndarray:
         # exp of a non-positive number only: no overflow at |a| = 1e4.
@@ -118,3 +63,9 @@ class NumpyNamespace:
         lp = self.log_softmax(logits, axis=-1)
         picked = np.take_along_axis(lp, lab[..., None], axis=-1)[..., 0]
         return -np.mean(picked)
+
+
+# Every op that numpy computes with the same call (add, exp, matmul, ...), from the table.
+provide(NumpyNamespace, ("numpy", lambda f: staticmethod(getattr(np, f))))
+
+__all__ = ["OPS", "VOCABULARY", "NumpyNamespace"]

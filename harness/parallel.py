@@ -153,7 +153,7 @@ def run_cases(
     import time
 
     from harness.interrupt import Interrupted
-    from harness.runner import RunResult, tidy, tidy_elements
+    from harness.results import RunResult, tidy, tidy_elements
 
     t0 = time.perf_counter()
     by_name = {c.name: c for c in cases}
@@ -207,13 +207,13 @@ def crashed(
     config: Config, case: Case, dtypes: Sequence[str], quantities: Sequence[str], why: str
 ) -> CaseResult:
     """`error` rows for every cell of a case whose worker could not report it."""
-    from harness.registry import QUANTITIES
-    from harness.runner import Runner
+    from harness.registry import DTYPES, QUANTITIES
+    from harness.results import make_row
 
-    dts = [d for d in ("float64", "float32") if d in dtypes and d in case.dtypes]
+    dts = [d for d in DTYPES if d in dtypes and d in case.dtypes]
     qs = [q for q in QUANTITIES if q in quantities and q in case.quantities]
     rows = [
-        Runner._row(case, q, d, b, "error", reason=why)
+        make_row(case, q, d, b, "error", reason=why)
         for d in dts
         for q in qs
         for b in config.backends
@@ -417,7 +417,7 @@ def _load_arrays(folder: Path) -> dict[tuple[str, ...], np.ndarray]:
 # -- merge -------------------------------------------------------------------------------------
 def merge_tables(frames: Iterable[pd.DataFrame], backend_order: Sequence[str]) -> pd.DataFrame:
     """Rows of several shards' CSVs, as text, in the order one run writes them."""
-    from harness.runner import in_report_order
+    from harness.results import in_report_order
 
     return in_report_order(pd.concat(list(frames), ignore_index=True), backend_order)
 

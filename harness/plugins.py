@@ -228,7 +228,8 @@ def check(
     progress: Callable[[Case], None] | None = None,
 ) -> Conformance:
     """Run every case's quantities once on `be` and collect what it lacks."""
-    from harness.runner import make_problem, run_cell
+    from harness.execute import run_cell
+    from harness.problem import make_problem
 
     with np.errstate(all="ignore"):  # a backend's numpy warnings are not the check's output
         return _check(be, cases, dtypes, quantities, seed, progress, make_problem, run_cell)

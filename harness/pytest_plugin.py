@@ -58,7 +58,7 @@ class _Results:
 
     def rows(self, case: Case) -> dict[str, dict[str, Any]]:
         if case.name not in self.by_case:
-            from harness.runner import tidy
+            from harness.results import tidy
 
             self.get_runner()
             rows, _ = self.runner.run_case(case, _opt(self.config, "--harness-dtypes"), QUANTITIES)

@@ -11,22 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-QUANTITIES: tuple[str, ...] = ("value", "grad", "jvp", "hvp", "jacobian", "hessian")
-ORDER: dict[str, int] = {
-    "value": 0,
-    "grad": 1,
-    "jvp": 1,
-    "jacobian": 1,
-    "hvp": 2,
-    "hessian": 2,
-}
-DTYPES: tuple[str, ...] = ("float64", "float32")
-# Dense matrices are only formed up to this many elements; above it, only matrix-free quantities.
-DENSE_LIMIT = 64
+from harness.errors import RegistryError
+from harness.vocabulary import DENSE_LIMIT, DTYPES, ORDER, QUANTITIES
 
-
-class RegistryError(ValueError):
-    """A registry entry is malformed; the message names the case."""
+__all__ = [
+    "DENSE_LIMIT", "DTYPES", "ORDER", "QUANTITIES", "Case", "Composition", "Expect", "Input",
+    "RegistryError", "array", "case", "expect", "fixed", "labels", "load_cases", "scalar",
+    "select",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -168,11 +160,11 @@ class Case:
         return {n: spec.draw(rng) for n, spec in self.inputs.items()}
 
     def expectation(self, backend: str, quantity: str, dtype: str) -> Expect | None:
+        """The case's own declaration covering this cell, or None (a backend may declare more
+        of its own: Backend.expectation)."""
         for e in self.expects:
             if e.covers(backend, quantity, dtype):
                 return e
-        if backend == "inhouse-naive" and ORDER[quantity] == 2 and not self.naive_exact:
-            return Expect(frozenset({backend}), frozenset({quantity}), NAIVE_REASON)
         return None
 
 

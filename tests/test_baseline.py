@@ -16,7 +16,7 @@ from harness.baseline import (
 )
 from harness.cli import main
 from harness.report.csv import write_csv
-from harness.runner import SUMMARY_COLUMNS
+from harness.results import SUMMARY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -155,7 +155,7 @@ def test_naive_exact_cases_are_not_declared_against_inhouse_naive():
 @pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if "hvp" in c.quantities))
 def test_naive_exact_is_declared_exactly_where_the_naive_rule_is_exact(name):
     """naive_exact=True if and only if the engine's naive HVP equals its true one (two seeds)."""
-    from harness.runner import make_problem
+    from harness.problem import make_problem
 
     case = CASES[name]
     exact, naive = backend_registry.get("inhouse"), backend_registry.get("inhouse-naive")

@@ -15,7 +15,8 @@ from harness import generate
 from harness.backends.base import Backend, Problem
 from harness.cli import main
 from harness.registry import load_cases
-from harness.runner import SUMMARY_COLUMNS, Runner
+from harness.results import SUMMARY_COLUMNS
+from harness.runner import Runner
 
 pytest.importorskip("torch")
 pytest_plugins = ["pytester"]

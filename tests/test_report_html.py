@@ -17,7 +17,7 @@ from harness import backends as backend_registry
 from harness.backends.base import Backend, Problem
 from harness.report.html import COLORS, render, row_id
 from harness.report.terminal import render_terminal
-from harness.runner import SUMMARY_COLUMNS
+from harness.results import SUMMARY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 META = {"version.harness": "0.1.0", "seed": 0, "dtypes": "float64", "backends": "torch,fd,sk"}

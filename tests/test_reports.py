@@ -5,7 +5,7 @@ import pytest
 
 from harness.cli import main
 from harness.report.files import atomic_write
-from harness.runner import ELEMENT_COLUMNS, SUMMARY_COLUMNS
+from harness.results import ELEMENT_COLUMNS, SUMMARY_COLUMNS
 
 pytest.importorskip("torch")
 ARGS = ["validate", "--cases", "two_paths*", "softmax_1d", "--backends", "torch,fd,mp"]

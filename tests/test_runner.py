@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
+from harness.problem import make_problem
 from harness.registry import load_cases
-from harness.runner import SUMMARY_COLUMNS, Runner, make_problem
+from harness.results import SUMMARY_COLUMNS
+from harness.runner import Runner
 
 pytest.importorskip("torch")
 

@@ -17,9 +17,10 @@ from harness import backends
 from harness.backends import fd_batch
 from harness.backends.base import Unsupported
 from harness.backends.fd import VECTOR_LIMIT, FiniteDifferences
-from harness.compare import Tol
+from harness.problem import make_problem
 from harness.registry import DENSE_LIMIT, load_cases
-from harness.runner import Runner, make_problem
+from harness.runner import Runner
+from harness.tolerances import Tol
 
 pytest.importorskip("torch")
 pytest.importorskip("jax")

@@ -6,11 +6,14 @@ import pytest
 
 from harness import backends as backend_registry
 from harness.backends.jax_backend import Jax
-from harness.compare import Outcome, Tol, blame, triangulate
-from harness.diagnose import NAIVE_TERMS, TRUE_TERMS, describe, fit
+from harness.execute import Outcome
+from harness.judge.consensus import blame, triangulate
+from harness.judge.diagnosis import NAIVE_TERMS, TRUE_TERMS, describe, fit
+from harness.judge.taylor import supports_gradient, taylor_slope
+from harness.problem import make_problem
 from harness.registry import load_cases
-from harness.runner import Runner, make_problem
-from harness.taylor import supports_gradient, taylor_slope
+from harness.runner import Runner
+from harness.tolerances import Tol
 
 pytest.importorskip("torch")
 pytest.importorskip("jax")

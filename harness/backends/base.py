@@ -1,83 +1,24 @@
-"""The one small interface every backend implements, and the Problem it is handed."""
+"""The one small interface every backend implements, its traits, and the Problem it is handed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from harness.problem import Problem
 
-@dataclass
-class Problem:
-    """A case bound to its inputs in one dtype, with the seeded probes that quantities use.
 
-    Conventions (every backend returns these shapes, as numpy arrays in ``dtype``):
-      value     the case's output, output-shaped
-      grad      J^T u, flat over the differentiable inputs concatenated in order (N,)
-      jvp       J v, output-shaped, for the flat tangent v (N,)
-      hvp       Hessian of s(x) = <u, f(x)> times the flat direction w (N,)
-      jacobian  (M, N), M = output size
-      hessian   (N, N) of s(x) = <u, f(x)>
-    where u is ``cotangent`` (output-shaped; 1 for a scalar output).
-    """
+@dataclass(frozen=True)
+class Traits:
+    """A backend's traits as the judge sees them (see Backend's class variables)."""
 
-    fn: Callable[..., Any]
-    args: dict[str, np.ndarray]
-    wrt: tuple[str, ...]
-    dtype: np.dtype
-    cotangent: np.ndarray
-    tangent: np.ndarray
-    direction: np.ndarray
-    out_shape: tuple[int, ...] = ()
-    case: Any = None  # the registry Case, for backends that read its declarations
-    shapes: dict[str, tuple[int, ...]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.shapes = {n: tuple(np.shape(a)) for n, a in self.args.items()}
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.args)
-
-    @property
-    def n(self) -> int:
-        return sum(int(np.prod(self.shapes[n], dtype=int)) for n in self.wrt)
-
-    @property
-    def m(self) -> int:
-        return int(np.prod(self.out_shape, dtype=int))
-
-    def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
-        """A flat vector over the differentiable inputs, as one array per input."""
-        out, i = {}, 0
-        for name in self.wrt:
-            k = int(np.prod(self.shapes[name], dtype=int))
-            out[name] = np.asarray(flat[i : i + k]).reshape(self.shapes[name])
-            i += k
-        return out
-
-    def flatten(self, parts: Mapping[str, Any]) -> np.ndarray:
-        """One array per differentiable input, concatenated flat (inverse of split)."""
-        return np.concatenate([np.ravel(np.asarray(parts[n])) for n in self.wrt])
-
-    def call(self, xp: Any, values: Mapping[str, Any]) -> Any:
-        """Run the case with `values` (backend arrays) in argument order."""
-        return self.fn(xp, *(values[n] for n in self.names))
-
-    def label(self, flat_index: int) -> str:
-        """A readable name for a flat index into the differentiable inputs, e.g. ``x[1,2]``."""
-        i = flat_index
-        for name in self.wrt:
-            k = int(np.prod(self.shapes[name], dtype=int))
-            if i < k:
-                if not self.shapes[name]:
-                    return name
-                idx = np.unravel_index(i, self.shapes[name])
-                return f"{name}[{','.join(str(int(j)) for j in idx)}]"
-            i -= k
-        raise IndexError(flat_index)
+    votes: bool = True
+    oracle: bool = False
+    reference_rank: int = 100
+    exact_dtype: bool = True
 
 
 @dataclass
@@ -115,9 +56,27 @@ class Backend:
     name: ClassVar[str] = "?"
     #: pip requirement that provides the framework, shown when it is missing
     install: ClassVar[str | None] = None
+    # -- traits: what the judge asks of a backend (it never asks its name) ------------------
     #: False for backends under audit (the naive variant, the seed's formulas): they are
     #: judged against the consensus but never part of it.
     votes: ClassVar[bool] = True
+    #: An oracle's float64 results are borrowed as voters by the groups of lower dtypes
+    #: (computed at the same, exactly representable inputs).
+    oracle: ClassVar[bool] = False
+    #: Preference as the reference among agreeing backends: lower first (exact oracles lead).
+    reference_rank: ClassVar[int] = 100
+    #: False for a backend that computes in its own precision (mpmath) and returns float64
+    #: whatever the cell's dtype; True: another dtype than the cell's is a silent cast.
+    exact_dtype: ClassVar[bool] = True
+
+    def traits(self) -> Traits:
+        return Traits(self.votes, self.oracle, self.reference_rank, self.exact_dtype)
+
+    def expectation(self, case: Any, quantity: str, dtype: str) -> Any:
+        """A discrepancy this backend declares on a cell (an ``Expect`` from
+        ``harness.registry.expect``), or None: a convention of its own that the cases do not
+        share, or a known limitation. Checked after the case's own declarations."""
+        return None
 
     def applies(self, case: Any, quantity: str, dtype: str) -> bool:
         """Whether this cell exists at all for this backend (no row when False). Use it for

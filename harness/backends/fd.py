@@ -26,6 +26,8 @@ class FiniteDifferences(Backend):
     """Adaptive central differences of the case evaluated in plain numpy, in the cell's dtype."""
 
     name = "fd"
+    oracle = True
+    reference_rank = 1
 
     def _f(self, p: Problem) -> Callable[[np.ndarray], np.ndarray]:
         xp = NumpyNamespace(p.dtype)

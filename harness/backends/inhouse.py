@@ -9,6 +9,8 @@ import numpy as np
 
 from harness import engine
 from harness.backends.base import Backend, Problem
+from harness.registry import NAIVE_REASON, Expect, expect
+from harness.vocabulary import ORDER
 
 
 def bind(p: Problem) -> tuple[Callable[..., Any], list[np.ndarray]]:
@@ -46,6 +48,7 @@ class InHouse(Backend):
     """Our engine: reverse mode, forward mode, and second order by double backward."""
 
     name = "inhouse"
+    reference_rank = 4
 
     def value(self, p: Problem) -> np.ndarray:
         fn, xs = bind(p)
@@ -79,6 +82,14 @@ class InHouseNaive(InHouse):
     """The same engine with seed problem 1b's naive second-order rule (expected to fail)."""
 
     name = "inhouse-naive"
+    reference_rank = 5
+
+    def expectation(self, case: Any, quantity: str, dtype: str) -> Expect | None:
+        """Second order is expected wrong, except on cases where the naive rule drops only
+        terms that vanish (``naive_exact``)."""
+        if ORDER[quantity] == 2 and not case.naive_exact:
+            return expect(self.name, quantity, NAIVE_REASON)
+        return None
 
     def hvp(self, p: Problem) -> np.ndarray:
         fn, xs = bind(p)

@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 
 from harness.backends.base import Backend, Problem
+from harness.vocabulary import provide
 
 
 class JaxNamespace:
-    """The vocabulary on jax arrays of one dtype."""
+    """The vocabulary on jax arrays of one dtype: jax.numpy's functions where the table maps
+    them mechanically, jax.nn and jax.scipy where they differ."""
 
     def __init__(self, jax: Any, dtype: Any) -> None:
         import jax.nn
@@ -23,36 +25,10 @@ class JaxNamespace:
 
         self.jnp, self.nn, self.special = jnp, jax.nn, jax.scipy.special
         self.dtype = dtype
-        for name in [
-            "add",
-            "subtract",
-            "multiply",
-            "divide",
-            "negative",
-            "exp",
-            "log",
-            "sqrt",
-            "sin",
-            "cos",
-            "tanh",
-            "abs",
-            "maximum",
-            "minimum",
-            "matmul",
-            "reshape",
-            "transpose",
-            "concatenate",
-        ]:
-            setattr(self, name, getattr(jnp, name))
+        provide(self, ("numpy", lambda f: getattr(jnp, f)))
 
     def asarray(self, a: Any) -> Any:
         return self.jnp.asarray(np.asarray(a), dtype=self.dtype)
-
-    def pow(self, a, b):
-        return a**b
-
-    def where(self, mask, a, b):
-        return self.jnp.where(mask, a, b)
 
     def sigmoid(self, a):
         return self.nn.sigmoid(a)
@@ -117,6 +93,7 @@ class Jax(Backend):
     case, shape, dtype and quantity, and reused for every seed."""
 
     name = "jax"
+    reference_rank = 2
     install = "pip install '.[jax]'"
     #: the JAX platform this backend computes on (its GPU twin: "cuda")
     platform = "cpu"
@@ -285,6 +262,7 @@ class JaxCuda(Jax):
 
     name = "jax-cuda"
     votes = False
+    reference_rank = Backend.reference_rank
     platform = "cuda"
 
     def available(self) -> str | None:

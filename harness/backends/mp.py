@@ -3,11 +3,13 @@ framework shares."""
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
 
 from harness.backends.base import Backend, Problem, Unsupported
+from harness.vocabulary import provide
 
 DIGITS = 50
 
@@ -17,33 +19,14 @@ class MpNamespace:
 
     def __init__(self, mp: Any) -> None:
         self.mp = mp
-        for name in ("exp", "log", "sqrt", "sin", "cos", "tanh"):
-            setattr(self, name, np.frompyfunc(getattr(mp, name), 1, 1))
-        self._abs = np.frompyfunc(abs, 1, 1)
+        provide(
+            self,
+            ("mpmath", lambda f: np.frompyfunc(getattr(mp, f), 1, 1)),
+            ("operator", lambda f: getattr(operator, f)),
+        )
 
     def asarray(self, a: Any) -> Any:
         return np.frompyfunc(self.mp.mpf, 1, 1)(np.asarray(a, dtype=object))
-
-    def add(self, a, b):
-        return a + b
-
-    def subtract(self, a, b):
-        return a - b
-
-    def multiply(self, a, b):
-        return a * b
-
-    def divide(self, a, b):
-        return a / b
-
-    def negative(self, a):
-        return -a
-
-    def pow(self, a, b):
-        return a**b
-
-    def abs(self, a):
-        return self._abs(a)
 
     def sigmoid(self, a):
         return 1 / (1 + self.exp(-a))
@@ -108,6 +91,9 @@ class MpMath(Backend):
     """Derivatives by mpmath.diff at DIGITS significant digits; scalar-input cases only."""
 
     name = "mp"
+    oracle = True
+    reference_rank = 0
+    exact_dtype = False  # computes at DIGITS digits; its float64 is the reference
 
     def applies(self, case: Any, quantity: str, dtype: str) -> bool:
         # One scalar input only; it works at DIGITS digits, so float32 groups borrow its

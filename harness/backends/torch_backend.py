@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import warnings
 from typing import Any
@@ -9,69 +10,33 @@ from typing import Any
 import numpy as np
 
 from harness.backends.base import Backend, Problem
+from harness.vocabulary import provide
+
+
+def _operator(name: str) -> Any:
+    return getattr(operator, name)
+
 
 # torch.func's vmap (jacrev, hessian) falls back to a loop for take: slower, not wrong.
 warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet")
 
 
 class TorchNamespace:
-    """The vocabulary on torch tensors of one dtype."""
+    """The vocabulary on torch tensors of one dtype: the ops the table maps mechanically, and
+    by hand those whose torch call differs (dim/keepdim, index tensors, mixed scalars)."""
 
     def __init__(self, torch: Any, dtype: Any) -> None:
         self.t = torch
         self.dtype = dtype
         self.F = torch.nn.functional
+        # exp, matmul, ... as torch's own functions; + - * / ** as the tensor's operators
+        provide(self, ("torch", lambda f: getattr(torch, f)), ("operator", _operator))
 
     def asarray(self, a: Any) -> Any:
         return self.t.as_tensor(np.asarray(a), dtype=self.dtype)
 
     def _t(self, a: Any) -> Any:
         return a if isinstance(a, self.t.Tensor) else self.asarray(a)
-
-    def add(self, a, b):
-        return a + b
-
-    def subtract(self, a, b):
-        return a - b
-
-    def multiply(self, a, b):
-        return a * b
-
-    def divide(self, a, b):
-        return a / b
-
-    def negative(self, a):
-        return -a
-
-    def pow(self, a, b):
-        return a**b
-
-    def exp(self, a):
-        return self.t.exp(a)
-
-    def log(self, a):
-        return self.t.log(a)
-
-    def sqrt(self, a):
-        return self.t.sqrt(a)
-
-    def sin(self, a):
-        return self.t.sin(a)
-
-    def cos(self, a):
-        return self.t.cos(a)
-
-    def tanh(self, a):
-        return self.t.tanh(a)
-
-    def sigmoid(self, a):
-        return self.t.sigmoid(a)
-
-    def relu(self, a):
-        return self.t.relu(a)
-
-    def abs(self, a):
-        return self.t.abs(a)
 
     def maximum(self, a, b):
         return self.t.maximum(self._t(a), self._t(b))
@@ -81,9 +46,6 @@ class TorchNamespace:
 
     def where(self, mask, a, b):
         return self.t.where(self.t.as_tensor(mask), self._t(a), self._t(b))
-
-    def matmul(self, a, b):
-        return self.t.matmul(a, b)
 
     def _dims(self, a, axis):
         return tuple(range(a.ndim)) if axis is None else axis
@@ -96,9 +58,6 @@ class TorchNamespace:
 
     def max(self, a, axis=None, keepdims=False):
         return self.t.amax(a, dim=self._dims(a, axis), keepdim=keepdims)
-
-    def reshape(self, a, shape):
-        return self.t.reshape(a, shape)
 
     def transpose(self, a, axes=None):
         return a.permute(*(axes if axes is not None else reversed(range(a.ndim))))
@@ -137,6 +96,7 @@ class Torch(Backend):
     """PyTorch eager autograd through torch.func (vjp, jvp, forward-over-reverse hvp)."""
 
     name = "torch"
+    reference_rank = 3
     install = "pip install -c constraints.txt '.[torch]'"
 
     def __init__(self) -> None:
@@ -231,6 +191,7 @@ class TorchCuda(Torch):
 
     name = "torch-cuda"
     votes = False
+    reference_rank = Backend.reference_rank
 
     def available(self) -> str | None:
         why = super().available()

@@ -9,14 +9,13 @@ The ingredients come from mpmath, so the diagnosis does not trust any float fram
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from harness.backends.base import Backend
 from harness.backends.mp import composition_terms
-from harness.interrupt import CellTimeout, call_with_timeout
+from harness.vocabulary import ORDER
 
 TRUE_TERMS: dict[str, Callable[[dict], Any]] = {
     "f_yy·g'²": lambda t: t["f_yy"] * t["g1"] ** 2,
@@ -30,22 +29,6 @@ NAIVE_TERMS: dict[str, Callable[[dict], Any]] = {
     "f_zz·h''": lambda t: t["f_zz"] * t["h2"],
 }
 POINTS = 12
-
-
-def second_derivative(
-    backend: Backend, case: Any, seed: int, timeout: float | None = None
-) -> tuple[float, float] | None:
-    """(x, the backend's d²l/dx²) at the case's input for `seed`, or None if it cannot say
-    (it raised, or ran past `timeout` seconds)."""
-    from harness.runner import make_problem
-
-    p = make_problem(case, seed, "float64")
-    p.direction = np.ones(1)
-    try:
-        hv = call_with_timeout(backend.compute, timeout, "hvp", p)
-        return float(p.flatten(p.args)[0]), float(np.ravel(hv)[0])
-    except (Exception, CellTimeout):
-        return None
 
 
 def fit(xs: np.ndarray, values: np.ndarray, comp: Any) -> dict[str, float]:
@@ -93,15 +76,26 @@ def describe(coef: dict[str, float]) -> str:
     return "; ".join(parts)
 
 
-def diagnose(backend: Backend, case: Any, seed: int, timeout: float | None = None) -> str:
-    """'diagnosis: ...' for `backend` on a case with a declared composition, else ''.
-    Each of the backend's calls is limited to `timeout` seconds, like a cell."""
-    if case.composition is None or not case.is_scalar:
+def seeds(seed: int) -> list[int]:
+    """The seeds of the points a diagnosis fits over (each a draw of the case's input)."""
+    return [seed * 1000 + 7919 + k for k in range(POINTS)]
+
+
+def wanted(case: Any, quantity: str, verdict: str) -> bool:
+    """Whether a row is diagnosed: a judged, non-pass second-order row of a case with a
+    declared composition of one scalar input."""
+    return (
+        case.composition is not None
+        and case.is_scalar
+        and ORDER[quantity] == 2
+        and verdict not in ("pass", "error", "skipped")
+    )
+
+
+def diagnose(points: Sequence[tuple[float, float]], composition: Any) -> str:
+    """'diagnosis: ...' from the backend's (x, d²l/dx²) at the points it could compute, or ''
+    when too few to fit every term."""
+    if len(points) < len(TRUE_TERMS) + len(NAIVE_TERMS):
         return ""
-    seeds = [seed * 1000 + 7919 + k for k in range(POINTS)]
-    pts = [second_derivative(backend, case, s, timeout) for s in seeds]
-    pts = [q for q in pts if q is not None]
-    if len(pts) < len(TRUE_TERMS) + len(NAIVE_TERMS):
-        return ""
-    xs, vals = np.array([q[0] for q in pts]), np.array([q[1] for q in pts])
-    return "diagnosis: " + describe(fit(xs, vals, case.composition))
+    xs, vals = np.array([q[0] for q in points]), np.array([q[1] for q in points])
+    return "diagnosis: " + describe(fit(xs, vals, composition))

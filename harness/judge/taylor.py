@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.backends.base import Problem
 from harness.namespace import NumpyNamespace
+from harness.problem import Problem
 
 #: Steps, relative to the direction's largest element; large enough that the h² term stays
 #: above a float32 gradient's rounding (h·δ), small enough to stay inside case domains.

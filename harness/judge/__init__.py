@@ -1,0 +1,1 @@
+"""Pure judging: comparison, consensus, verdict and blame, evidence (Taylor, diagnosis)."""

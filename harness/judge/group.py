@@ -1,0 +1,203 @@
+"""The judge of one cell group (case × quantity × dtype): rows, worst elements, figure data.
+
+Pure: it is handed the group's outcomes and the evidence the runner computed up front (Taylor
+remainders, the second cotangent probe, each backend's declarations and traits) and never
+calls a backend. A verdict can therefore be computed, and tested, from hand-made outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.backends.base import Traits
+from harness.execute import Outcome
+from harness.judge.compare import compare
+from harness.judge.consensus import Judgement, blame, pick_reference, ranking, triangulate, verdict
+from harness.judge.taylor import supports_gradient, taylor_slope
+from harness.problem import Problem
+from harness.registry import Case, Expect
+from harness.results import WORST_ELEMENTS, ArrayKey, make_row
+from harness.tolerances import Tol
+from harness.vocabulary import ORDER, QUANTITY
+
+
+@dataclass
+class Evidence:
+    """What the runner computed for a group besides the outcomes, keyed by result key."""
+
+    #: each result's declared discrepancy on this cell (the case's, else the backend's own)
+    declared: Mapping[str, Expect | None] = field(default_factory=dict)
+    traits: Mapping[str, Traits] = field(default_factory=dict)
+    #: (3, k) Taylor remainders of each gradient result (grad groups only)
+    taylor: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: the same quantity under a random cotangent, for results that are zero under all-ones
+    #: cotangents (--cotangent ones only): the vacuous check
+    probes: Mapping[str, Outcome] = field(default_factory=dict)
+
+
+@dataclass
+class GroupJudgement:
+    rows: list[dict]
+    elements: list[dict] = field(default_factory=list)
+    arrays: dict[ArrayKey, np.ndarray] = field(default_factory=dict)
+
+
+def judge_group(
+    case: Case,
+    q: str,
+    p: Problem,
+    outcomes: Mapping[str, Outcome],
+    borrowed: Mapping[str, Outcome],
+    evidence: Evidence,
+) -> GroupJudgement:
+    """Rows for every outcome of the group (its own backends, not the borrowed ones)."""
+    dtype = str(p.dtype)
+    tol = Tol.lookup(dtype, q, case.tol)
+    pool = {**outcomes, **borrowed}
+    if undefined := nowhere_finite(case, q, p, pool):  # the case's fault, not a backend's
+        return GroupJudgement([make_row(case, q, dtype, n, "error" if o.ok else o.status,
+                                        reason=undefined if o.ok else o.reason)
+                               for n, o in outcomes.items()])  # fmt: skip
+    curves = {k: c for k, c in evidence.taylor.items() if k in pool and pool[k].ok}
+    slopes = {k: taylor_slope(p, None, c) for k, c in curves.items()}
+    supports = {k: supports_gradient(v) for k, v in slopes.items()}
+    declared = {k for k in pool if evidence.declared.get(k) is not None}
+    non_voters = {k for k in pool if not evidence.traits.get(k, Traits()).votes}
+    j = triangulate(list(pool.values()), tol, non_voters | declared, supports,
+                    ranking(evidence.traits))  # fmt: skip
+    vacuous = vacuous_reason(q, pool, j, tol, evidence.probes)
+    out = GroupJudgement([])
+    for name, o in outcomes.items():
+        if not o.ok:
+            out.rows.append(make_row(case, q, dtype, name, o.status, reason=o.reason))
+            continue
+        ref = pick_reference(name, pool, j)
+        if ref is None:
+            out.rows.append(make_row(case, q, dtype, name, "skipped",
+                                     reason="no other backend to compare with"))  # fmt: skip
+            continue
+        row = _judge_one(case, q, p, o, ref, tol, j, evidence.declared.get(name), out)
+        row["agrees_with"] = " ".join(sorted(j.agreeing.get(name, ()), key=j.rank))
+        row["taylor_slope"] = slopes.get(name, float("nan"))
+        if name in curves and row["verdict"] != "pass":  # the HTML plots it
+            out.arrays[(case.name, "taylor", dtype, name)] = curves[name][:2]
+        if vacuous and row["verdict"] == "pass":
+            row["verdict"] = "vacuous"
+            row["reason"] = vacuous
+        if j.by_evidence and row["blame"] not in ("none", "ambiguous"):
+            row["reason"] += " (no majority; the Taylor test broke the tie)"
+        out.rows.append(row)
+    return out
+
+
+def _judge_one(
+    case: Case,
+    q: str,
+    p: Problem,
+    o: Outcome,
+    ref: Outcome,
+    tol: Tol,
+    j: Judgement,
+    exp: Expect | None,
+    out: GroupJudgement,
+) -> dict:
+    dtype = str(p.dtype)
+    ref_name, _, ref_dtype = ref.backend.partition("@")
+    ref_dtype = ref_dtype or ref.dtype
+    base = dict(reference=ref_name, reference_dtype=ref_dtype, shape=str(o.value.shape))
+    rv = np.asarray(ref.value, dtype=np.float64)
+    ov = np.asarray(o.value, dtype=np.float64)
+    bad = ~np.isfinite(ov) & np.isfinite(rv)
+    if bad.any():
+        idx = int(np.flatnonzero(bad.ravel())[0])
+        text = (f"non-finite {ov.ravel()[idx]} at {p.index_label(q, idx)} where "
+                f"{ref_name} is finite")  # fmt: skip
+        # A declared discrepancy may show as NaN (e.g. 0·log 0): still expected, with reason.
+        if exp is not None:
+            return make_row(case, q, dtype, o.backend, "expected_fail", **base,
+                            reason=f"{exp.reason} | {text}")  # fmt: skip
+        return make_row(case, q, dtype, o.backend, "error", **base, reason=text)
+    cmp = compare(o, ref, tol)
+    v = verdict(cmp.agrees, exp is not None)
+    who = blame(o.backend, cmp.agrees, j)
+    w = cmp.worst
+    label = p.index_label(q, w)
+    text = (
+        f"{case.name} {q} (order {ORDER[q]}) {dtype} shape {o.value.shape}: {o.backend} "
+        f"{ov.ravel()[w]:.9g} vs {ref_name} {rv.ravel()[w]:.9g} at {label}, "
+        f"|err| {cmp.abs_err[w]:.3g} {'>' if not cmp.agrees else '<='} "
+        f"tol {cmp.bound[w]:.3g}; blame {who}"
+    )
+    reason = "" if v == "pass" else text if exp is None else f"{exp.reason} | {text}"
+    if v != "pass":
+        if QUANTITY[q].dense:  # a matrix: the HTML draws its heatmap
+            out.arrays[(case.name, q, dtype, o.backend)] = cmp.abs_err.reshape(ov.shape)
+        order = np.argsort(-(cmp.abs_err - cmp.bound), kind="stable")[:WORST_ELEMENTS]
+        for k in order:
+            out.elements.append(dict(
+                case=case.name, quantity=q, dtype=dtype, backend=o.backend,
+                index=p.index_label(q, int(k)), value=ov.ravel()[k],
+                reference_value=rv.ravel()[k], abs_err=cmp.abs_err[k],
+                rel_err=cmp.rel_err[k],
+            ))  # fmt: skip
+    return make_row(
+        case, q, dtype, o.backend, v, **base,
+        max_abs_err=cmp.max_abs, max_rel_err=cmp.max_rel, tol_abs=cmp.tol_abs,
+        tol_rel=cmp.tol_rel, blame=who, reason=reason, worst_index=label,
+        value_at_worst=ov.ravel()[w], reference_at_worst=rv.ravel()[w],
+        noise_floor=_noise(o, ref),
+    )  # fmt: skip
+
+
+def zero_under(value: Any, tol: Tol) -> bool:
+    """Every element within the absolute tolerance of zero."""
+    return bool(np.all(np.abs(np.asarray(value, dtype=np.float64)) <= tol.atol))
+
+
+def vacuous_reason(
+    q: str, pool: Mapping[str, Outcome], j: Judgement, tol: Tol, probes: Mapping[str, Outcome]
+) -> str:
+    """Why this group's check cannot tell right from wrong, or ''.
+
+    Under all-ones cotangents a VJP (or HVP) can be identically zero although the same
+    quantity under a random cotangent is not (softmax: its rows sum to 1): every backend
+    that returns zeros passes, right or wrong. `probes` holds that second computation for
+    the results that were zero (the runner only computes it under --cotangent ones)."""
+    if not probes:
+        return ""
+    ref = pick_reference("", pool, j)
+    if ref is None or not zero_under(ref.value, tol):
+        return ""
+    other = probes.get(ref.backend)
+    if other is None or not other.ok or zero_under(other.value, tol):
+        return ""
+    biggest = float(np.max(np.abs(other.value)))
+    return (
+        f"vacuous: under all-ones cotangents the reference {q} is identically zero (under "
+        f"a random cotangent {ref.backend} gives max |.| {biggest:.3g}), so any backend "
+        "returning zeros would pass"
+    )
+
+
+def nowhere_finite(case: Case, q: str, p: Problem, pool: Mapping[str, Outcome]) -> str:
+    """Why the case is at fault, or '': an element that no backend (of at least two) gives as a
+    finite number, sqrt'(0) say, means the case is not differentiable at its inputs."""
+    got = {k: np.asarray(o.value, dtype=np.float64).ravel() for k, o in pool.items() if o.ok}
+    if len(got) < 2 or len({v.shape for v in got.values()}) > 1:
+        return ""
+    nowhere = ~np.any(np.isfinite(np.stack(list(got.values()))), axis=0)
+    if not nowhere.any():
+        return ""
+    i = int(np.flatnonzero(nowhere)[0])
+    seen = ", ".join(f"{k} {v[i]}" for k, v in got.items())
+    return (f"{case.name} is not differentiable at its inputs: {q} at {p.index_label(q, i)} is "
+            f"non-finite on every backend ({seen}); draw its inputs inside its domain")  # fmt: skip
+
+
+def _noise(o: Outcome, ref: Outcome) -> float:
+    vals = [np.max(np.abs(x.noise)) for x in (o, ref) if x.noise is not None and x.noise.size]
+    return float(max(vals)) if vals else 0.0

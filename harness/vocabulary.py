@@ -1,0 +1,195 @@
+"""The tables every other module reads: quantities, verdicts, dtypes, ops and the cell id.
+
+Each concept is defined here once. Adding a quantity, a verdict, a dtype or a vocabulary op is
+one row of its table (plus what the backends and tolerances need for it); nothing else keeps a
+second list of the same names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# -- quantities ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One derivative quantity a cell computes.
+
+    ``shape`` names the expected result's axes: ``out`` the case's output shape, ``m`` the
+    output size, ``n`` the number of differentiable input elements. ``probes`` are the
+    Problem fields the quantity depends on (a backend or a cache keys on them). ``dense``
+    quantities form a matrix and are refused above the dense limit.
+    """
+
+    name: str
+    order: int
+    shape: tuple[str, ...]
+    probes: tuple[str, ...]
+    dense: bool
+    title: str  # the name of the check in failure text, as JAX's test utilities word it
+    doc: str
+
+
+QUANTITY_TABLE: tuple[Quantity, ...] = (
+    Quantity("value", 0, ("out",), (), False, "value", "the case's output"),
+    Quantity("grad", 1, ("n",), ("cotangent",), False, "VJP", "J^T u over the flat inputs"),
+    Quantity("jvp", 1, ("out",), ("tangent",), False, "JVP", "J v, output-shaped"),
+    Quantity("hvp", 2, ("n",), ("cotangent", "direction"), False, "HVP",
+             "the Hessian of <u, f> times w"),
+    Quantity("jacobian", 1, ("m", "n"), (), True, "Jacobian", "J, (M, N)"),
+    Quantity("hessian", 2, ("n", "n"), ("cotangent",), True, "Hessian",
+             "the Hessian of <u, f>, (N, N)"),
+)  # fmt: skip
+QUANTITY: dict[str, Quantity] = {q.name: q for q in QUANTITY_TABLE}
+QUANTITIES: tuple[str, ...] = tuple(QUANTITY)
+ORDER: dict[str, int] = {q.name: q.order for q in QUANTITY_TABLE}
+#: Dense matrices are formed up to this many rows and columns; above it, matrix-free only.
+DENSE_LIMIT = 64
+
+
+def expected_shape(quantity: str, out_shape: tuple[int, ...], n: int, m: int) -> tuple[int, ...]:
+    """The shape a backend must return for `quantity` (see Quantity.shape)."""
+    sizes: dict[str, Any] = {"n": (n,), "m": (m,), "out": tuple(out_shape)}
+    return tuple(d for axis in QUANTITY[quantity].shape for d in sizes[axis])
+
+
+# -- dtypes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dtype:
+    """A dtype cells compute in. ``reference``: the dtype whose oracle results other dtypes'
+    groups borrow (computed at the very same, exactly representable inputs)."""
+
+    name: str
+    reference: bool = False
+
+
+DTYPE_TABLE: tuple[Dtype, ...] = (Dtype("float64", reference=True), Dtype("float32"))
+DTYPES: tuple[str, ...] = tuple(d.name for d in DTYPE_TABLE)
+REFERENCE_DTYPE: str = next(d.name for d in DTYPE_TABLE if d.reference)
+#: The dtype every drawn input and probe is exactly representable in.
+LOWEST_DTYPE: str = DTYPES[-1]
+
+
+# -- verdicts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A cell's verdict. ``unexpected`` verdicts make the run exit 1; ``rank`` orders them for
+    regressions (a cell whose rank goes up regressed); the table's order is their severity."""
+
+    name: str
+    unexpected: bool
+    rank: int
+    label: str
+    short: str
+
+
+VERDICT_TABLE: tuple[Verdict, ...] = (
+    Verdict("error", True, 3, "error", "error"),
+    Verdict("fail", True, 3, "fail", "fail"),
+    Verdict("unexpected_pass", True, 2, "unexpected pass", "xpass"),
+    Verdict("vacuous", False, 1, "vacuous", "vacuous"),
+    Verdict("expected_fail", False, 1, "expected fail", "xfail"),
+    Verdict("skipped", False, 0, "skipped", "skip"),
+    Verdict("pass", False, 0, "pass", "pass"),
+)
+VERDICT: dict[str, Verdict] = {v.name: v for v in VERDICT_TABLE}
+#: Most severe first: the order of counts, chips and lists in every report.
+SEVERITY: list[str] = [v.name for v in VERDICT_TABLE]
+UNEXPECTED: tuple[str, ...] = tuple(v.name for v in VERDICT_TABLE if v.unexpected)
+#: Verdicts a report lists in the contract's order (summary.csv documentation).
+VERDICTS: tuple[str, ...] = (
+    "pass", "fail", "expected_fail", "unexpected_pass", "error", "skipped", "vacuous",
+)  # fmt: skip
+
+
+# -- the cell id -----------------------------------------------------------------------------
+
+
+def cell_id(case: str, backend: str, quantity: str, dtype: str) -> str:
+    """The id shared by a pytest item, a report row and the HTML anchor text."""
+    return f"{case}[{backend}-{quantity}-{dtype}]"
+
+
+# -- ops -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    """One function of the namespace a case is written against.
+
+    Where a framework's function is the op called the same way, the table names it and the
+    namespaces take it mechanically: ``numpy`` in numpy-compatible modules (numpy, jax.numpy),
+    ``torch`` in torch, ``mpmath`` an elementwise function of one mpmath number, ``operator``
+    the Python operator (``operator.add``) for array types that implement it.
+    """
+
+    name: str
+    doc: str
+    numpy: str | None = None
+    torch: str | None = None
+    mpmath: str | None = None
+    operator: str | None = None
+
+
+def _unary(name: str, doc: str, torch: bool = True, mpmath: bool = True) -> Op:
+    return Op(name, doc, numpy=name, torch=name if torch else None,
+              mpmath=name if mpmath else None)  # fmt: skip
+
+
+OPS: tuple[Op, ...] = (
+    Op("asarray", "a constant in the working dtype (never differentiated)"),
+    Op("add", "a + b, broadcast", numpy="add", operator="add"),
+    Op("subtract", "a - b, broadcast", numpy="subtract", operator="sub"),
+    Op("multiply", "a * b, broadcast", numpy="multiply", operator="mul"),
+    Op("divide", "a / b, broadcast", numpy="divide", operator="truediv"),
+    Op("negative", "-a", numpy="negative", operator="neg"),
+    Op("pow", "a ** b, with b a scalar or an array (broadcast)", numpy="power", operator="pow"),
+    _unary("exp", "e ** a"),
+    _unary("log", "natural log"),
+    _unary("sqrt", "square root"),
+    _unary("sin", "sine"),
+    _unary("cos", "cosine"),
+    _unary("tanh", "hyperbolic tangent"),
+    Op("sigmoid", "1 / (1 + exp(-a)), stable for large |a|", torch="sigmoid"),
+    Op("relu", "max(a, 0)", torch="relu"),
+    Op("abs", "|a|", numpy="abs", torch="abs", operator="abs"),
+    Op("maximum", "elementwise max, broadcast", numpy="maximum"),
+    Op("minimum", "elementwise min, broadcast", numpy="minimum"),
+    Op("where", "where(mask, a, b); the mask is a constant", numpy="where"),
+    Op("matmul", "a @ b for 1-D, 2-D and batched operands", numpy="matmul", torch="matmul"),
+    Op("sum", "sum(a, axis=None, keepdims=False)"),
+    Op("mean", "mean(a, axis=None, keepdims=False)"),
+    Op("max", "max(a, axis=None, keepdims=False)"),
+    Op("reshape", "reshape(a, shape)", numpy="reshape", torch="reshape"),
+    Op("transpose", "transpose(a, axes=None)", numpy="transpose"),
+    Op("take", "take(a, indices, axis=None) with constant integer indices"),
+    Op("concatenate", "concatenate(list_of_arrays, axis=0)", numpy="concatenate"),
+    Op("softmax", "exp(a) / sum(exp(a)) along axis (default -1), stable"),
+    Op("log_softmax", "a - logsumexp(a) along axis (default -1), stable"),
+    Op("logsumexp", "log(sum(exp(a), axis, keepdims)), stable"),
+    Op("cross_entropy", "mean over rows of -log_softmax(logits)[row, label]; labels are integers"),
+)
+OP: dict[str, Op] = {op.name: op for op in OPS}
+#: name -> one line of what it computes: what a backend's namespace must provide.
+VOCABULARY: dict[str, str] = {op.name: op.doc for op in OPS}
+
+
+def provide(namespace: Any, *sources: tuple[str, Callable[[str], Any]]) -> None:
+    """Give `namespace` (a class or an instance) every op it does not define by hand, taken
+    from the first source ``(field, resolve)`` whose field names a function for the op:
+    ``provide(self, ("torch", lambda f: getattr(torch, f)), ("operator", ...))``."""
+    have = set(dir(namespace))
+    for op in OPS:
+        if op.name in have:
+            continue
+        for field, resolve in sources:
+            if getattr(op, field):
+                setattr(namespace, op.name, resolve(getattr(op, field)))
+                break
