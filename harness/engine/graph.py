@@ -22,7 +22,7 @@ class Node:
 
     ``grad`` holds d<seed, root>/d(this node) after :func:`harness.engine.backward`; it stays
     None for constants. ``tangent`` and ``d2`` are filled by forward mode and the naive rule.
-    Arithmetic operators are installed by :mod:`harness.engine.primitives`.
+    Operators are the primitives of the same vocabulary name, read from :data:`OPERATORS`.
     """
 
     __slots__ = ("args", "d2", "grad", "op", "params", "requires_grad", "tangent", "value")
@@ -58,6 +58,59 @@ class Node:
         kind = self.op.name if self.op else ("variable" if self.requires_grad else "constant")
         return f"Node({kind}, shape={self.shape}, dtype={self.dtype})"
 
+    # Arithmetic records the primitive of the vocabulary name; numpy operands are constants.
+    def __add__(self, other: Any) -> Node:
+        return OPERATORS["add"](self, other)
+
+    def __radd__(self, other: Any) -> Node:
+        return OPERATORS["add"](other, self)
+
+    def __sub__(self, other: Any) -> Node:
+        return OPERATORS["subtract"](self, other)
+
+    def __rsub__(self, other: Any) -> Node:
+        return OPERATORS["subtract"](other, self)
+
+    def __mul__(self, other: Any) -> Node:
+        return OPERATORS["multiply"](self, other)
+
+    def __rmul__(self, other: Any) -> Node:
+        return OPERATORS["multiply"](other, self)
+
+    def __truediv__(self, other: Any) -> Node:
+        return OPERATORS["divide"](self, other)
+
+    def __rtruediv__(self, other: Any) -> Node:
+        return OPERATORS["divide"](other, self)
+
+    def __pow__(self, other: Any) -> Node:
+        return OPERATORS["pow"](self, other)
+
+    def __rpow__(self, other: Any) -> Node:
+        return OPERATORS["pow"](other, self)
+
+    def __matmul__(self, other: Any) -> Node:
+        return OPERATORS["matmul"](self, other)
+
+    def __rmatmul__(self, other: Any) -> Node:
+        return OPERATORS["matmul"](other, self)
+
+    def __neg__(self) -> Node:
+        return OPERATORS["negative"](self)
+
+    def __pos__(self) -> Node:
+        return self
+
+    def __abs__(self) -> Node:
+        return OPERATORS["abs"](self)
+
+    def __getitem__(self, index: Any) -> Node:
+        return OPERATORS["getitem"](self, index=_index(index))
+
+    @property
+    def T(self) -> Node:
+        return OPERATORS["transpose"](self)
+
     # Comparisons give plain numpy masks (constants): they have no derivative.
     def __gt__(self, other: Any) -> np.ndarray:
         return self.value > val(other)
@@ -80,9 +133,21 @@ class Node:
     __hash__ = object.__hash__  # identity, as the graph needs; == is elementwise as in numpy
 
 
+#: The primitives behind Node's operators, by vocabulary name (``a + b`` is ``add(a, b)``).
+#: harness.engine.primitives fills it in: it imports this module, so this one cannot import it.
+OPERATORS: dict[str, Primitive] = {}
+
+
 def val(x: Any) -> Any:
     """The numpy value of a node, or `x` itself."""
     return x.value if isinstance(x, Node) else x
+
+
+def _index(ix: Any) -> Any:
+    """A constant index: nodes inside it are read as their values, lists become arrays."""
+    if isinstance(ix, tuple):
+        return tuple(_index(i) for i in ix)
+    return np.asarray(val(ix)) if isinstance(ix, list | np.ndarray | Node) else ix
 
 
 def variable(value: Any, dtype: Any = None) -> Node:

@@ -1,9 +1,13 @@
 """Every primitive: its numpy forward next to its derivative rules, one short line each.
 
 Rule arguments: ``g`` cotangent (vjp), ``t`` tangent (jvp), ``d`` naive second-order seed (d2),
-``y`` the op's output, then the op's inputs and parameters. Rules use only primitives and
-operators, so they run on raw arrays in a first-order pass and build a differentiable graph on
-nodes (double backward gives second derivatives).
+``y`` the op's output, then the op's inputs and parameters. A unary elementwise op has one rule
+``d(g, y, x) = g·f'(x)`` that is both its VJP and its JVP (see :func:`elementwise`). Rules use
+only primitives and operators, so they run on raw arrays in a first-order pass and build a
+differentiable graph on nodes (double backward gives second derivatives).
+
+Each primitive is named as in the vocabulary (harness.vocabulary.OPS): ``sum``, ``max``,
+``abs`` and ``pow`` here shadow Python's builtins on purpose, as numpy's do.
 
 Subgradients at kinks: relu'(0) = 0 and abs'(0) = 0 (torch agrees, some frameworks do not);
 maximum/minimum split the gradient evenly between tied inputs, and max sends it to the argmax,
@@ -12,11 +16,13 @@ split evenly among ties.
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from harness.engine.graph import ZERO, Node, Primitive, val
+from harness.engine.graph import OPERATORS, ZERO, Primitive, val
 
 # ---------------------------------------------------------------- shape helpers (constants)
 
@@ -78,7 +84,7 @@ def _scatter_fwd(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarra
 def _slab(i: int, xs: tuple, axis: int) -> tuple:
     """The index of input i's block inside a concatenation along `axis`."""
     ax = axis % xs[0].ndim
-    start = sum(x.shape[ax] for x in xs[:i])
+    start = builtins.sum(x.shape[ax] for x in xs[:i])
     return (slice(None),) * ax + (slice(start, start + xs[i].shape[ax]),)
 
 
@@ -132,12 +138,7 @@ divide = Primitive(
     jvp=(lambda t, y, a, b: t / b, lambda t, y, a, b: -t * y / b),
     d2=(ZERO, lambda d, y, a, b: 2 * d * y / (b * b)),  # d²(a/b)/db² = 2a/b³
 )  # fmt: skip
-negative = Primitive(
-    "negative", np.negative, linear=True,
-    vjp=lambda g, y, a: -g,
-    jvp=lambda t, y, a: -t,
-)  # fmt: skip
-power = Primitive(
+pow = Primitive(
     "pow", np.power, broadcast=True,
     vjp=(lambda g, y, a, b: g * b * a ** (b - 1), lambda g, y, a, b: g * y * _log0(a)),
     jvp=(lambda t, y, a, b: t * b * a ** (b - 1), lambda t, y, a, b: t * y * _log0(a)),
@@ -164,26 +165,33 @@ where = Primitive(
 
 # ---------------------------------------------------------------- elementwise functions
 
-exp = Primitive("exp", np.exp, vjp=lambda g, y, x: g * y, jvp=lambda t, y, x: t * y,
-                d2=lambda d, y, x: d * y)  # fmt: skip
-log = Primitive("log", np.log, vjp=lambda g, y, x: g / x, jvp=lambda t, y, x: t / x,
-                d2=lambda d, y, x: -d / (x * x))  # fmt: skip
-sqrt = Primitive("sqrt", np.sqrt, vjp=lambda g, y, x: 0.5 * g / y, jvp=lambda t, y, x: 0.5 * t / y,
-                 d2=lambda d, y, x: -0.25 * d / (x * y))  # fmt: skip
-sin = Primitive("sin", np.sin, vjp=lambda g, y, x: g * cos(x), jvp=lambda t, y, x: t * cos(x),
-                d2=lambda d, y, x: -d * y)  # fmt: skip
-cos = Primitive("cos", np.cos, vjp=lambda g, y, x: -g * sin(x), jvp=lambda t, y, x: -t * sin(x),
-                d2=lambda d, y, x: -d * y)  # fmt: skip
-tanh = Primitive("tanh", np.tanh, vjp=lambda g, y, x: g * (1 - y * y),
-                 jvp=lambda t, y, x: t * (1 - y * y),
-                 d2=lambda d, y, x: -2 * d * y * (1 - y * y))  # fmt: skip
-sigmoid = Primitive("sigmoid", _sigmoid_fwd, vjp=lambda g, y, x: g * y * (1 - y),
-                    jvp=lambda t, y, x: t * y * (1 - y),
-                    d2=lambda d, y, x: d * y * (1 - y) * (1 - 2 * y))  # fmt: skip
-relu = Primitive("relu", lambda x: np.maximum(x, 0), vjp=lambda g, y, x: g * (x > 0),
-                 jvp=lambda t, y, x: t * (x > 0), d2=ZERO)  # fmt: skip
-absolute = Primitive("abs", np.abs, vjp=lambda g, y, x: g * np.sign(val(x)),
-                     jvp=lambda t, y, x: t * np.sign(val(x)), d2=ZERO)  # fmt: skip
+
+def elementwise(
+    name: str,
+    fwd: Callable[..., Any],
+    d: Callable[..., Any],
+    d2: Callable[..., Any] | None = None,
+    *,
+    linear: bool = False,
+) -> Primitive:
+    """A unary elementwise op y = f(x) from one rule d(g, y, x) = g·f'(x), its VJP and its JVP
+    both: the Jacobian is diag f'(x), its own transpose. ``d2(d, y, x)`` is d·f''(x)."""
+    return Primitive(name, fwd, vjp=d, jvp=d, d2=d2, linear=linear)
+
+
+negative = elementwise("negative", np.negative, d=lambda g, y, x: -g, linear=True)
+exp = elementwise("exp", np.exp, d=lambda g, y, x: g * y, d2=lambda d, y, x: d * y)
+log = elementwise("log", np.log, d=lambda g, y, x: g / x, d2=lambda d, y, x: -d / (x * x))
+sqrt = elementwise("sqrt", np.sqrt, d=lambda g, y, x: 0.5 * g / y,
+                   d2=lambda d, y, x: -0.25 * d / (x * y))  # fmt: skip
+sin = elementwise("sin", np.sin, d=lambda g, y, x: g * cos(x), d2=lambda d, y, x: -d * y)
+cos = elementwise("cos", np.cos, d=lambda g, y, x: -g * sin(x), d2=lambda d, y, x: -d * y)
+tanh = elementwise("tanh", np.tanh, d=lambda g, y, x: g * (1 - y * y),
+                   d2=lambda d, y, x: -2 * d * y * (1 - y * y))  # fmt: skip
+sigmoid = elementwise("sigmoid", _sigmoid_fwd, d=lambda g, y, x: g * y * (1 - y),
+                      d2=lambda d, y, x: d * y * (1 - y) * (1 - 2 * y))  # fmt: skip
+relu = elementwise("relu", lambda x: np.maximum(x, 0), d=lambda g, y, x: g * (x > 0), d2=ZERO)
+abs = elementwise("abs", np.abs, d=lambda g, y, x: g * np.sign(val(x)), d2=ZERO)
 
 # ---------------------------------------------------------------- linear algebra
 
@@ -264,11 +272,11 @@ def _spread(g: Any, x: Any, axis: Any) -> Any:
     return broadcast_to(_reshaped(g, _kept(x.shape, axis)), shape=x.shape)
 
 
-summation = Primitive(
+sum = Primitive(
     "sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
     linear=True,
     vjp=lambda g, y, x, axis=None, keepdims=False: _spread(g, x, axis),
-    jvp=lambda t, y, x, axis=None, keepdims=False: summation(t, axis=axis, keepdims=keepdims),
+    jvp=lambda t, y, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),
 )  # fmt: skip
 mean = Primitive(
     "mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
@@ -276,11 +284,11 @@ mean = Primitive(
     vjp=lambda g, y, x, axis=None, keepdims=False: _spread(g * (y.size / x.size), x, axis),
     jvp=lambda t, y, x, axis=None, keepdims=False: mean(t, axis=axis, keepdims=keepdims),
 )  # fmt: skip
-maximum_of = Primitive(
+max = Primitive(
     "max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, y, x, axis=None, keepdims=False: (
         _spread(g, x, axis) * _argmax_weights(x, y, axis)),
-    jvp=lambda t, y, x, axis=None, keepdims=False: summation(
+    jvp=lambda t, y, x, axis=None, keepdims=False: sum(
         t * _argmax_weights(x, y, axis), axis=axis, keepdims=keepdims),
     d2=ZERO,  # piecewise linear
 )  # fmt: skip
@@ -290,26 +298,26 @@ maximum_of = Primitive(
 
 def _softmax_d2(d: Any, h: Any, x: Any, axis: Any = -1) -> Any:
     # sum_i d_i ∂²h_i/∂x_j² with ∂²h_i/∂x_j² = h_i[(δij − h_j)² − h_j(1 − h_j)]
-    return h * (1 - 2 * h) * (d - summation(d * h, axis=axis, keepdims=True))
+    return h * (1 - 2 * h) * (d - sum(d * h, axis=axis, keepdims=True))
 
 
 softmax = Primitive(
     "softmax", _softmax_fwd,
-    vjp=lambda g, h, x, axis=-1: h * (g - summation(g * h, axis=axis, keepdims=True)),
-    jvp=lambda t, h, x, axis=-1: h * (t - summation(t * h, axis=axis, keepdims=True)),
+    vjp=lambda g, h, x, axis=-1: h * (g - sum(g * h, axis=axis, keepdims=True)),
+    jvp=lambda t, h, x, axis=-1: h * (t - sum(t * h, axis=axis, keepdims=True)),
     d2=_softmax_d2,
 )  # fmt: skip
 log_softmax = Primitive(
     "log_softmax", _log_softmax_fwd,
-    vjp=lambda g, y, x, axis=-1: g - exp(y) * summation(g, axis=axis, keepdims=True),
-    jvp=lambda t, y, x, axis=-1: t - summation(exp(y) * t, axis=axis, keepdims=True),
-    d2=lambda d, y, x, axis=-1: -exp(y) * (1 - exp(y)) * summation(d, axis=axis, keepdims=True),
+    vjp=lambda g, y, x, axis=-1: g - exp(y) * sum(g, axis=axis, keepdims=True),
+    jvp=lambda t, y, x, axis=-1: t - sum(exp(y) * t, axis=axis, keepdims=True),
+    d2=lambda d, y, x, axis=-1: -exp(y) * (1 - exp(y)) * sum(d, axis=axis, keepdims=True),
 )  # fmt: skip
 logsumexp = Primitive(
     "logsumexp", _lse_fwd,
     vjp=lambda g, y, x, axis=None, keepdims=False: (
         _reshaped(g, _kept(x.shape, axis)) * softmax(x, axis=axis)),
-    jvp=lambda t, y, x, axis=None, keepdims=False: summation(
+    jvp=lambda t, y, x, axis=None, keepdims=False: sum(
         t * softmax(x, axis=axis), axis=axis, keepdims=keepdims),
     d2=lambda d, y, x, axis=None, keepdims=False: (
         _reshaped(d, _kept(x.shape, axis)) * softmax(x, axis=axis) * (1 - softmax(x, axis=axis))),
@@ -317,7 +325,7 @@ logsumexp = Primitive(
 cross_entropy = Primitive(  # mean over rows of logsumexp(z) - z[label]
     "cross_entropy", _ce_fwd,
     vjp=lambda g, y, z, labels: g * (softmax(z) - _onehot(z, labels)) / labels.size,
-    jvp=lambda t, y, z, labels: summation(t * (softmax(z) - _onehot(z, labels))) / labels.size,
+    jvp=lambda t, y, z, labels: sum(t * (softmax(z) - _onehot(z, labels))) / labels.size,
     d2=lambda d, y, z, labels: d * softmax(z) * (1 - softmax(z)) / labels.size,
 )  # fmt: skip
 
@@ -334,31 +342,11 @@ def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
         return g
     lead = g.ndim - len(shape)
     stretched = (lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    return _reshaped(summation(g, axis=(*range(lead), *stretched)), shape)
+    return _reshaped(sum(g, axis=(*range(lead), *stretched)), shape)
 
 
-def _index(ix: Any) -> Any:
-    """A constant index: nodes inside it are read as their values, lists become arrays."""
-    if isinstance(ix, tuple):
-        return tuple(_index(i) for i in ix)
-    return np.asarray(val(ix)) if isinstance(ix, list | np.ndarray | Node) else ix
-
-
-# Node's operators are these primitives (graph.py cannot import them: they need Node).
-Node.__add__ = lambda a, b: add(a, b)
-Node.__radd__ = lambda a, b: add(b, a)
-Node.__sub__ = lambda a, b: subtract(a, b)
-Node.__rsub__ = lambda a, b: subtract(b, a)
-Node.__mul__ = lambda a, b: multiply(a, b)
-Node.__rmul__ = lambda a, b: multiply(b, a)
-Node.__truediv__ = lambda a, b: divide(a, b)
-Node.__rtruediv__ = lambda a, b: divide(b, a)
-Node.__pow__ = lambda a, b: power(a, b)
-Node.__rpow__ = lambda a, b: power(b, a)
-Node.__matmul__ = lambda a, b: matmul(a, b)
-Node.__rmatmul__ = lambda a, b: matmul(b, a)
-Node.__neg__ = lambda a: negative(a)
-Node.__pos__ = lambda a: a
-Node.__abs__ = lambda a: absolute(a)
-Node.__getitem__ = lambda a, ix: getitem(a, index=_index(ix))
-Node.T = property(lambda a: transpose(a))
+# The primitives behind Node's operators (graph.py reads them here: it cannot import this module).
+OPERATORS.update(
+    add=add, subtract=subtract, multiply=multiply, divide=divide, pow=pow, matmul=matmul,
+    negative=negative, abs=abs, getitem=getitem, transpose=transpose,
+)  # fmt: skip

@@ -1,4 +1,8 @@
-"""The op vocabulary (harness.namespace.VOCABULARY) on engine nodes."""
+"""The op vocabulary (harness.vocabulary.OPS) on engine nodes.
+
+An op whose primitive has the vocabulary's name and signature is that primitive, taken by name;
+the methods written here are the ops whose call differs (argument order, axis lists, indices).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import numpy as np
 
 from harness.engine import primitives as P
 from harness.engine.graph import Node, constant, val
+from harness.vocabulary import provide
 
 
 def _axis(axis: Any) -> Any:
@@ -29,32 +34,13 @@ class Namespace:
         """A constant node in the working dtype (a node is returned as it is)."""
         return a if isinstance(a, Node) else constant(a, dtype=self.dtype)
 
-    add = staticmethod(P.add)
-    subtract = staticmethod(P.subtract)
-    multiply = staticmethod(P.multiply)
-    divide = staticmethod(P.divide)
-    negative = staticmethod(P.negative)
-    pow = staticmethod(P.power)
-    exp = staticmethod(P.exp)
-    log = staticmethod(P.log)
-    sqrt = staticmethod(P.sqrt)
-    sin = staticmethod(P.sin)
-    cos = staticmethod(P.cos)
-    tanh = staticmethod(P.tanh)
-    sigmoid = staticmethod(P.sigmoid)
-    relu = staticmethod(P.relu)
-    abs = staticmethod(P.absolute)
-    maximum = staticmethod(P.maximum)
-    minimum = staticmethod(P.minimum)
-    matmul = staticmethod(P.matmul)
-
     @staticmethod
     def where(mask: Any, a: Any, b: Any) -> Any:
         return P.where(a, b, mask=np.asarray(val(mask), dtype=bool))
 
     @staticmethod
     def sum(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
-        return P.summation(a, axis=_axis(axis), keepdims=keepdims)
+        return P.sum(a, axis=_axis(axis), keepdims=keepdims)
 
     @staticmethod
     def mean(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -62,7 +48,7 @@ class Namespace:
 
     @staticmethod
     def max(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
-        return P.maximum_of(a, axis=_axis(axis), keepdims=keepdims)
+        return P.max(a, axis=_axis(axis), keepdims=keepdims)
 
     @staticmethod
     def reshape(a: Any, shape: Any) -> Any:
@@ -100,3 +86,7 @@ class Namespace:
     @staticmethod
     def cross_entropy(logits: Any, labels: Any) -> Any:
         return P.cross_entropy(logits, labels=np.asarray(val(labels)).astype(np.intp))
+
+
+# Every other op is the engine primitive of the vocabulary name (add, pow, exp, abs, matmul, ...).
+provide(Namespace, ("name", lambda name: staticmethod(getattr(P, name))))
