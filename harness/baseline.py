@@ -1,8 +1,8 @@
 """Regressions and fixes between two summaries: a baseline run and a new one.
 
-Cells are matched on (case, quantity, dtype, backend). A verdict's badness is ranked:
-
-    pass 0  <  expected_fail, vacuous 1  <  unexpected_pass 2  <  fail, error 3
+Cells are matched on (case, quantity, dtype, backend). A verdict's badness is its rank in
+harness.vocabulary's verdict table (pass lowest, then the declared and vacuous ones, then
+unexpected_pass, then fail and error).
 
 A **regression** is a cell whose rank went up (pass → fail, expected_fail → fail, pass →
 unexpected_pass, ...) or, with the rank unchanged, whose max_abs_err grew past its tol_abs (it
@@ -18,16 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.vocabulary import VERDICT_TABLE
+
 KEY: list[str] = ["case", "quantity", "dtype", "backend"]
 REQUIRED: list[str] = [*KEY, "verdict", "max_abs_err", "tol_abs"]
-RANK: dict[str, int] = {
-    "pass": 0,
-    "expected_fail": 1,
-    "vacuous": 1,
-    "unexpected_pass": 2,
-    "fail": 3,
-    "error": 3,
-}
+#: Verdicts of cells that were not measured: a move to or from one is `changed`, never judged.
+UNJUDGED: tuple[str, ...] = ("skipped",)
+RANK: dict[str, int] = {v.name: v.rank for v in VERDICT_TABLE if v.name not in UNJUDGED}
 #: Kinds of change, most important first (also the order of the rows).
 KINDS: tuple[str, ...] = ("regression", "fix", "changed", "added", "removed")
 CHANGE_COLUMNS: list[str] = [

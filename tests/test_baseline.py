@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ from harness.baseline import (
 from harness.cli import main
 from harness.report.csv import write_csv
 from harness.results import SUMMARY_COLUMNS
+from harness.vocabulary import VERDICT, VERDICT_TABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,6 +68,20 @@ def changes_of(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, tuple[str
 )
 def test_verdict_order_decides_regressions_and_fixes(old, new, kind):
     got = changes_of(frame(("a", "t", old, 0.0)), frame(("a", "t", new, 0.0)))
+    assert got == {"a/t": (kind, f"{old} → {new}")}
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), list(itertools.permutations([v.name for v in VERDICT_TABLE], 2))
+)
+def test_every_verdict_of_the_table_is_ranked_by_its_rank(old, new):
+    """Up the vocabulary's rank: a regression; down: a fix; level, or to or from a cell that
+    was not measured (skipped): a change that is not judged."""
+    got = changes_of(frame(("a", "t", old, 0.0)), frame(("a", "t", new, 0.0)))
+    up, down = VERDICT[new].rank > VERDICT[old].rank, VERDICT[new].rank < VERDICT[old].rank
+    kind = "regression" if up else "fix" if down else "changed"
+    if "skipped" in (old, new):
+        kind = "changed"
     assert got == {"a/t": (kind, f"{old} → {new}")}
 
 

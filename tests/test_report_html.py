@@ -3,6 +3,9 @@ rows carry the pytest items' ids (and JUnit XML names)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import subprocess
 import sys
@@ -15,9 +18,12 @@ import pytest
 
 from harness import backends as backend_registry
 from harness.backends.base import Backend, Problem
+from harness.report import groups
+from harness.report.grid import grid_cell
 from harness.report.html import COLORS, render, row_id
 from harness.report.terminal import render_terminal
 from harness.results import SUMMARY_COLUMNS
+from harness.vocabulary import SEVERITY, UNEXPECTED, VERDICT, VERDICT_TABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 META = {"version.harness": "0.1.0", "seed": 0, "dtypes": "float64", "backends": "torch,fd,sk"}
@@ -74,8 +80,9 @@ def _row(case, quantity, backend, verdict, err=0.0, **kw) -> dict:
     return row
 
 
-@pytest.fixture
-def synthetic() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def synthetic_data() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Two cases on three backends: passes, a failing Jacobian (with its heatmap array), a
+    declared failure (with a Taylor array), a skip and an error."""
     rows = [
         _row("alpha", "grad", "torch", "pass", 1e-16),
         _row("alpha", "grad", "fd", "pass", 1e-16),
@@ -110,6 +117,11 @@ def synthetic() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return summary, elements, arrays
 
 
+@pytest.fixture
+def synthetic() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    return synthetic_data()
+
+
 def _sections(page: str) -> list[str]:
     return re.findall(r'<details class="cell[^"]*" id="([^"]+)"', page)
 
@@ -118,15 +130,15 @@ def test_page_has_metadata_counts_grid_and_only_non_pass_details(synthetic):
     summary, elements, arrays = synthetic
     page = render(summary, elements, META, arrays)
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert "0.1.0" in page and "7 cells" in page
-    for v, n in {"pass": 3, "fail": 1, "expected fail": 1, "error": 1, "skipped": 1}.items():
-        assert f"<b>{n}</b> {v}</span>" in page
+    assert "0.1.0" in page and f"{len(summary)} cells" in page
+    for v, n in summary["verdict"].value_counts().items():
+        assert f"<b>{n}</b> {VERDICT[v].label}</span>" in page
     assert re.search(r'class="[^"]*row_heading[^"]*"\s*>alpha</th>', page)
     assert re.search(r'class="[^"]*row_heading[^"]*"\s*>beta</th>', page)
     for v in ("fail", "expected_fail", "error", "pass"):
         assert f"td.v-{v}" in page and COLORS[v] in page
     ids = _sections(page)
-    assert len(ids) == 3  # fail, error, expected_fail: no pass, no skipped
+    assert len(ids) == (~summary["verdict"].isin(["pass", "skipped"])).sum()  # no pass, no skip
     assert ids.index("cell-alpha-sk-jacobian-float64") < ids.index("cell-alpha-sk-grad-float64")
     for target in re.findall(r'href="#([^"]+)"', page):
         assert target in ids or target in ("baseline", "grid", "details")
@@ -175,15 +187,80 @@ def test_terminal_summary_counts_worst_cells_and_report_path(synthetic):
     summary, _, _ = synthetic
     text = render_terminal(summary, Path("out/report.html"))
     lines = text.splitlines()
-    assert lines[0] == "7 cells: 1 error, 1 fail, 1 expected_fail, 1 skipped, 3 pass"
-    assert lines[1] == "unexpected (2), worst first:"
+    counts = summary["verdict"].value_counts()
+    by_severity = ", ".join(f"{counts[v]} {v}" for v in SEVERITY if v in counts)
+    assert lines[0] == f"{len(summary)} cells: {by_severity}"
+    assert lines[1] == f"unexpected ({summary['verdict'].isin(UNEXPECTED).sum()}), worst first:"
     assert "beta[fd-hvp-float64]" in lines[2] and "alpha[sk-jacobian-float64]" in lines[3]
     assert lines[-1] == "report: out/report.html"
 
 
-def test_rendering_is_deterministic(synthetic):
-    summary, elements, arrays = synthetic
-    assert render(summary, elements, META, arrays) == render(summary, elements, META, arrays)
+RENDER = """import hashlib
+from harness.report.html import render
+from tests.test_report_html import META, synthetic_data
+print(hashlib.sha256(render(*synthetic_data()[:2], META, synthetic_data()[2]).encode()).hexdigest())
+"""
+
+
+def test_rendering_is_the_same_in_processes_with_other_hash_seeds(synthetic):
+    """Set and dict orders, figure bytes and the Styler's ids must not depend on the process."""
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", RENDER],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    here = hashlib.sha256(render(synthetic[0], synthetic[1], META, synthetic[2]).encode())
+    assert digests == {here.hexdigest()}
+
+
+def test_every_verdict_has_a_colour_and_its_words_from_the_table():
+    assert set(COLORS) == set(VERDICT)
+    summary = pd.DataFrame(
+        [_row(f"case_{v.name}", "grad", "torch", v.name) for v in VERDICT_TABLE],
+        columns=SUMMARY_COLUMNS,
+    )
+    page = render(summary, summary.iloc[:0], META)
+    for v in VERDICT_TABLE:
+        assert f"<b>1</b> {v.label}</span>" in page
+        assert re.search(rf'class="[^"]*v-{v.name}[^"]*"[^>]*><div[^>]*>(<a[^>]*>)?'
+                         rf'<span class="v">{v.short}</span>', page)  # fmt: skip
+        assert f"td.v-{v.name} {{\n  background-color: {COLORS[v.name]};" in page
+
+
+def test_a_grid_cell_holds_the_worst_verdict_its_count_error_and_link():
+    rows = [
+        _row("a", "grad", "t", "pass", 1e-16),
+        _row("a", "jvp", "t", "expected_fail", 0.25, dtype="float32"),
+        _row("a", "hvp", "t", "expected_fail", 0.5),
+        _row("a", "jacobian", "t", "skipped", np.nan),
+    ]
+    cell = grid_cell(rows)
+    assert (cell.verdict, cell.hits, cell.max_err) == ("expected_fail", 2, 0.5)
+    assert cell.target is rows[1] and not cell.unexpected
+    assert grid_cell([*rows, _row("a", "value", "t", "error", np.nan)]).verdict == "error"
+    assert grid_cell([rows[0], rows[3]]).target is None  # a pass and a skip: nothing to open
+    assert grid_cell([]) is None
+
+
+def test_figures_stop_at_the_budget_and_declared_cells_get_fewer(monkeypatch):
+    monkeypatch.setattr(groups, "MAX_FIGURES", 5)
+    monkeypatch.setattr(groups, "MAX_DECLARED_FIGURES", 2)
+    rows = [_row(f"c{i}", "jacobian", "t", v, 1.0) for i in range(4)
+            for v in ("fail", "expected_fail")]  # fmt: skip
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    arrays = {groups.cell_key(r): np.ones((2, 2)) for r in rows}
+    d = groups.details(summary, summary.iloc[:0], arrays)
+    assert [b.heatmap is not None for b in d.unexpected] == [True] * 4
+    assert [b.heatmap is not None for b in d.declared] == [True, False, False, False]
+    assert d.capped and (d.unexpected_cells, d.declared_cells) == (4, 4)
+    roomy = groups.details(summary.iloc[:2], summary.iloc[:0], arrays)
+    assert not roomy.capped and all(b.heatmap is not None for b in roomy.unexpected)
 
 
 @pytest.mark.slow
@@ -210,10 +287,10 @@ def test_validate_keeps_dense_error_arrays_for_the_heatmap(skewed, tmp_path, cap
     assert f"report: {tmp_path / 'report.html'}" in out
     page = (tmp_path / "report.html").read_text()
     assert f'alt="heatmap of the per-element error of two_paths_vector[{skewed}-jacobian' in page
-    import json
-
     meta = json.loads((tmp_path / "metadata.json").read_text())
-    assert meta["counts"] == {"fail": 2, "pass": 4}
+    verdicts = pd.read_csv(tmp_path / "summary.csv")["verdict"]
+    assert meta["counts"] == dict(sorted(verdicts.value_counts().items()))
+    assert meta["counts"].get("fail") == 2  # grad and jacobian of the skewed backend
     assert meta["command"].startswith("python -m harness validate --cases two_paths_vector")
     for k in ("version.numpy", "version.scipy", "version.torch", "version.jax", "platform"):
         assert k in meta

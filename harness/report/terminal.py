@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.report.html import SEVERITY, UNEXPECTED, row_id
+from harness.report.markup import row_id
+from harness.vocabulary import SEVERITY, UNEXPECTED
 
 WIDTH = 160
 

@@ -1,0 +1,121 @@
+"""metadata.json: what a run was (versions, platform, selection, seed, timing, counts), its
+schema defined here once, for a run (`run_metadata`) and for merged shards (`merged_metadata`).
+
+Keys, in this order: ``version.<package>`` for the harness, Python and each framework, then
+platform, seed, dtypes, backends, cotangent, cases, quantities, started, command, duration_s,
+complete, interrupted_by, cases_finished, timings, shard (sharded runs only), counts, and
+random and draws (runs with --random or --replay only).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import time
+from collections.abc import Mapping, Sequence
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness import __version__
+
+#: Packages whose versions every metadata.json records ("not installed" where absent).
+PACKAGES: tuple[str, ...] = (
+    "numpy", "scipy", "pandas", "torch", "jax", "jaxlib", "mpmath", "matplotlib",
+)  # fmt: skip
+METADATA_FILE = "metadata.json"
+
+
+def versions() -> dict[str, str]:
+    """The harness's, Python's and each package of PACKAGES's version."""
+    out = {"harness": __version__, "python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = importlib_metadata.version(pkg)
+        except importlib_metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def verdict_counts(summary: pd.DataFrame) -> dict[str, int]:
+    """Cells per verdict, verdicts in alphabetical order."""
+    return {v: int(n) for v, n in summary["verdict"].value_counts().sort_index().items()}
+
+
+def run_metadata(
+    *,
+    summary: pd.DataFrame,
+    seed: int,
+    dtypes: Sequence[str],
+    backends: Sequence[str],
+    cotangent: str,
+    cases: int,
+    quantities: Sequence[str],
+    started: float,
+    argv: Sequence[str],
+    duration_s: float,
+    interrupted_by: str | None = None,
+    cases_finished: int,
+    timings: Mapping[str, float],
+    shard: str | None = None,
+    random: int | None = None,
+) -> dict[str, Any]:
+    """The metadata of one `validate` run.
+
+    `started` is the start's epoch time (written in UTC), `argv` the command line after
+    ``python -m harness``, `interrupted_by` the name of the signal that stopped the run (None:
+    complete), `shard` the --shard K/N given, `random` the --random N of a run with generated
+    or replayed draws (None: neither --random nor --replay; no random and draws keys then).
+    The counts, and the draws, come from `summary`.
+    """
+    meta: dict[str, Any] = {
+        **{f"version.{k}": v for k, v in versions().items()},
+        "platform": platform.platform(),
+        "seed": seed,
+        "dtypes": ",".join(dtypes),
+        "backends": ",".join(backends),
+        "cotangent": cotangent,
+        "cases": cases,
+        "quantities": ",".join(quantities),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+        "command": f"python -m harness {shlex.join(argv)}",
+        "duration_s": round(duration_s, 2),
+        "complete": interrupted_by is None,
+        "interrupted_by": interrupted_by,
+        "cases_finished": cases_finished,
+        "timings": {k: round(float(v), 3) for k, v in timings.items()},
+        **({"shard": shard} if shard else {}),
+    }
+    meta["counts"] = verdict_counts(summary)
+    if random is not None:
+        meta.update(random=random, draws=sorted(set(summary["draw"]) - {""}))
+    return meta
+
+
+def merged_metadata(
+    metas: Sequence[Mapping[str, Any]], summary: pd.DataFrame, folders: Sequence[Path]
+) -> dict[str, Any]:
+    """The metadata of shard runs joined by `merge`: the first shard's, with the cases, finished
+    cases and durations summed, complete only if every shard is, the shard folders, the merge
+    command and the merged summary's counts; no shard or timings."""
+    meta = dict(metas[0])
+    meta.update(
+        cases=int(sum(int(m.get("cases", 0)) for m in metas)),
+        cases_finished=int(sum(int(m.get("cases_finished", 0)) for m in metas)),
+        complete=all(m.get("complete", True) for m in metas),
+        duration_s=round(sum(float(m.get("duration_s", 0.0)) for m in metas), 2),
+        shards=[str(f) for f in folders],
+        command="python -m harness merge " + " ".join(str(f) for f in folders),
+        counts=verdict_counts(summary),
+    )
+    meta.pop("shard", None)
+    meta.pop("timings", None)
+    return meta
+
+
+def metadata_json(meta: Mapping[str, Any]) -> str:
+    """metadata.json's text: indented JSON, one trailing newline."""
+    return json.dumps(meta, indent=2) + "\n"
