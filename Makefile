@@ -28,8 +28,9 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check harness cases tests benchmarks examples
-	$(PY) -m ruff format --check harness cases tests benchmarks examples
+	$(PY) -m ruff check harness tests benchmarks examples
+	$(PY) -m ruff format --check harness tests benchmarks examples
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -172,7 +172,7 @@ def measure(case: Any, rounds: int) -> dict[str, Any]:
 def warm_up() -> None:
     """Library start-up, paid once and not measured: imports, torch's lazy modules, JAX's
     backend, the harness's backends."""
-    from harness.registry import load_cases
+    from harness.library import load_cases
 
     case = load_cases()[WARMUP_CASE]
     measure(case, 1)
@@ -180,7 +180,7 @@ def warm_up() -> None:
 
 def run(cases: tuple[str, ...] = CASES, rounds: int = 3) -> pd.DataFrame:
     """Per-case rows, then an `overall` row: total times over all cases, and their ratios."""
-    from harness.registry import load_cases
+    from harness.library import load_cases
 
     warm_up()
     reg = load_cases()

@@ -25,13 +25,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.library import load_cases
 from harness.namespace import NumpyNamespace
-from harness.registry import Case, Input, load_cases
+from harness.registry import Case, Input
+from harness.report.files import atomic_write
+from harness.results import RunResult, tidy, tidy_elements
+from harness.runner import Runner
+from harness.vocabulary import UNEXPECTED as ALARMS
 
 DRAWS_FILE = "draws.json"
 #: What makes a draw fail. unexpected_pass is judged at the seeded inputs only: a declared
 #: discrepancy may vanish at special points (at x = 0 many Hessians are 0 under every rule).
-UNEXPECTED = ("fail", "error")
+UNEXPECTED = tuple(v for v in ALARMS if v != "unexpected_pass")
 #: How close to a kink a draw may come (relative to the magnitude of the compared values).
 KINK_MARGIN = 1e-3
 #: Evaluations spent shrinking one failing draw (each reruns only its failing cells).
@@ -305,8 +310,6 @@ def _frames(
     runner: Any, parts: list[tuple[str, list[dict], list[dict]]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One summary and one elements frame from each draw's (id, rows, elements), in order."""
-    from harness.results import tidy, tidy_elements
-
     s = [tidy(r, runner.backends).assign(draw=i) for i, r, _ in parts]
     e = [tidy_elements(el).assign(draw=i) for i, _, el in parts]
     if not parts:
@@ -372,8 +375,6 @@ def load_draws(path: Path) -> dict[str, Draw]:
 
 def save_draws(draws: Iterable[Draw], path: Path) -> Path:
     """Add `draws` to the store at `path` (ids already there are kept) and return the path."""
-    from harness.report.files import atomic_write
-
     path = Path(path)
     try:
         stored = json.loads(path.read_text()) if path.exists() else {}
@@ -389,3 +390,39 @@ def merged(base: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
     if extra.empty:
         return base
     return pd.concat([base, extra[base.columns]], ignore_index=True)
+
+
+@dataclass
+class Plan:
+    """What --random / --replay ask of a run."""
+
+    random: int = 0
+    replay: Sequence[str] = ()
+    draws_path: Path = Path(DRAWS_FILE)
+    seed: int = 0
+
+
+def run(
+    runner: Runner,
+    cases: Sequence[Case],
+    dtypes: Sequence[str],
+    quantities: Sequence[str],
+    plan: Plan,
+    progress: Callable[[Case], None] | None = None,
+) -> tuple[RunResult, DrawRun | None]:
+    """The registry run, and with --random N also N generated input sets per case (failing
+    ones shrunk and stored in the draws file, reported with their id in a `draw` column), or
+    with --replay only the stored draws it names."""
+    if not (plan.random or plan.replay):
+        return runner.run(cases, dtypes, quantities, progress=progress), None
+    if plan.replay:
+        extra = replay(runner, list(plan.replay), plan.draws_path, dtypes, quantities)
+        result = runner.run([], dtypes, quantities)
+    else:
+        result = runner.run(cases, dtypes, quantities, progress=progress)
+        extra = explore_all(runner, cases, plan.random, dtypes, quantities, plan.seed)
+        if extra.draws:
+            save_draws(extra.draws, plan.draws_path)
+    result.summary = merged(result.summary, extra.summary)
+    result.elements = merged(result.elements, extra.elements)
+    return result, extra

@@ -1,23 +1,42 @@
-"""Parametrized pytest runs over the registry.
+"""Parametrized pytest runs over the registry, opt-in.
 
-A test module named ``test_registry*.py`` gains one item per report row, with the report's id:
-``two_paths[inhouse-grad-float64]``. Each case is computed once per process (all its cells are
-judged together: blame needs every backend), and all its items run on one xdist worker.
+Only the test files named by the ini option ``harness_registry`` (globs relative to the
+rootdir, e.g. ``harness_registry = ["tests/test_registry.py"]``) gain one item per report row,
+with the report's id: ``two_paths[inhouse-grad-float64]``. No other file of a user's suite is
+touched, and the plugin's markers are registered, so ``--strict-markers`` runs clean. Each case
+is computed once per process (all its cells are judged together: blame needs every backend),
+and all its items run on one xdist worker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness import backends as backend_registry
-from harness.registry import DTYPES, QUANTITIES, Case, select
+from harness import generate
+from harness.errors import UsageError
+from harness.library import select
+from harness.registry import Case
+from harness.results import tidy
+from harness.runner import Runner
+from harness.vocabulary import DTYPES, QUANTITIES, cell_id
+
+REGISTRY_INI = "harness_registry"
+MARKERS = (
+    "registry: a cell of the harness registry (added by harness.pytest_plugin)",
+    "harness_draws: generated input sets of one registry case (--harness-random)",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(REGISTRY_INI, type="linelist", default=[],
+                  help="test files (globs relative to the rootdir) that gain the registry's "
+                       "items")  # fmt: skip
     g = parser.getgroup("harness", "autodiff validation registry")
     g.addoption("--harness-cases", default="*", help="comma-separated globs over case names")
     g.addoption("--harness-backends", default=",".join(backend_registry.DEFAULT))
@@ -43,23 +62,16 @@ def _opt(config: pytest.Config, name: str) -> list[str]:
     return [v for v in str(config.getoption(name)).split(",") if v]
 
 
-def cell_id(case: str, backend: str, quantity: str, dtype: str) -> str:
-    """The id shared by a pytest item and a report row."""
-    return f"{case}[{backend}-{quantity}-{dtype}]"
-
-
 class _Results:
     """Per-process cache: case name -> {cell id: summary row}."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.by_case: dict[str, dict[str, dict[str, Any]]] = {}
-        self.runner: Any = None
+        self.runner: Runner | None = None
 
     def rows(self, case: Case) -> dict[str, dict[str, Any]]:
         if case.name not in self.by_case:
-            from harness.results import tidy
-
             self.get_runner()
             rows, _ = self.runner.run_case(case, _opt(self.config, "--harness-dtypes"), QUANTITIES)
             df = tidy(rows, self.runner.backends)
@@ -69,10 +81,8 @@ class _Results:
             }
         return self.by_case[case.name]
 
-    def get_runner(self) -> Any:
+    def get_runner(self) -> Runner:
         """The process's one Runner (backends keep their compiled functions between cases)."""
-        from harness.runner import Runner
-
         if self.runner is None:
             self.runner = Runner(
                 _opt(self.config, "--harness-backends"),
@@ -87,12 +97,10 @@ class DrawItem(pytest.Item):
     def __init__(self, *, case: Case, **kw: Any) -> None:
         super().__init__(**kw)
         self.case = case
-        self.add_marker(pytest.mark.registry)
-        self.add_marker(pytest.mark.xdist_group(case.name))
+        self.add_marker(pytest.mark.harness_draws)
+        _group(self, case)
 
     def runtest(self) -> None:
-        from harness import generate
-
         cfg = self.config
         runner = cfg.stash[_RESULTS].get_runner()
         n, seed = cfg.getoption("--harness-random"), cfg.getoption("--harness-seed")
@@ -128,7 +136,7 @@ class CellItem(pytest.Item):
         self.case = case
         self.cell = cell
         self.add_marker(pytest.mark.registry)
-        self.add_marker(pytest.mark.xdist_group(case.name))
+        _group(self, case)
 
     def runtest(self) -> None:
         results: _Results = self.config.stash[_RESULTS]
@@ -150,6 +158,12 @@ class CellItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, self.cell
+
+
+def _group(item: pytest.Item, case: Case) -> None:
+    """All items of a case on one xdist worker (only where xdist, which owns the marker, is)."""
+    if item.config.pluginmanager.hasplugin("xdist"):
+        item.add_marker(pytest.mark.xdist_group(case.name))
 
 
 class CellFailure(AssertionError):
@@ -193,6 +207,8 @@ def _instances(names: list[str]) -> dict[str, Any]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
     config.stash[_RESULTS] = _Results(config)
     _backend_modules(config)
     if config.pluginmanager.hasplugin("xdist"):
@@ -213,7 +229,7 @@ class _CaseScheduling:
         class ByCase(LoadGroupScheduling):
             def _split_scope(self, nodeid: str) -> str:
                 path, _, name = nodeid.partition("::")
-                if Path(path).name.startswith("test_registry") and "[" in name and "@" not in name:
+                if is_registry_file(config, Path(path)) and "[" in name and "@" not in name:
                     return f"{path}::{name.split('[')[0]}"
                 return super()._split_scope(nodeid)
 
@@ -223,16 +239,15 @@ class _CaseScheduling:
 def _backend_modules(config: pytest.Config) -> None:
     """Register --harness-backend-module backends (added to the default selection) and
     reject unknown backend names with one sentence."""
-    from harness import plugins
-
     found: list[str] = []
     try:
         for path in config.getoption("--harness-backend-module"):
-            found += plugins.load_module(path, taken=backend_registry.BUILTIN)
-    except plugins.PluginError as e:
+            found += backend_registry.load_module(path)
+    except UsageError as e:
         raise pytest.UsageError(str(e)) from None
     if found and config.getoption("--harness-backends") == ",".join(backend_registry.DEFAULT):
         config.option.harness_backends = ",".join([*backend_registry.DEFAULT, *found])
+    _check_selection(config)
     valid = backend_registry.names()
     unknown = [b for b in _opt(config, "--harness-backends") if b not in valid]
     if unknown:
@@ -241,7 +256,29 @@ def _backend_modules(config: pytest.Config) -> None:
         )
 
 
+def _check_selection(config: pytest.Config) -> None:
+    """--harness-cases matching nothing and an unknown --harness-dtypes are usage errors: a
+    registry run that tests nothing must not pass."""
+    unknown = [d for d in _opt(config, "--harness-dtypes") if d not in DTYPES]
+    if unknown:
+        raise pytest.UsageError(
+            f"unknown --harness-dtypes {', '.join(map(repr, unknown))}; valid: {', '.join(DTYPES)}"
+        )
+    patterns = _opt(config, "--harness-cases")
+    if patterns != ["*"] and not select(patterns):
+        raise pytest.UsageError(f"--harness-cases {','.join(patterns)} matches no case")
+
+
+def is_registry_file(config: pytest.Config, path: Path) -> bool:
+    """Whether `path` is one of the files the ini option ``harness_registry`` names."""
+    try:
+        rel = Path(path).resolve().relative_to(config.rootpath.resolve()).as_posix()
+    except ValueError:
+        return False
+    return any(fnmatch.fnmatchcase(rel, pat) for pat in config.getini(REGISTRY_INI))
+
+
 def pytest_pycollect_makemodule(module_path: Any, parent: Any) -> Any:
-    if module_path.name.startswith("test_registry"):
+    if is_registry_file(parent.config, module_path):
         return RegistryModule.from_parent(parent, path=module_path)
     return None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
-import importlib
-import pkgutil
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,8 +13,7 @@ from harness.vocabulary import DENSE_LIMIT, DTYPES, ORDER, QUANTITIES
 
 __all__ = [
     "DENSE_LIMIT", "DTYPES", "ORDER", "QUANTITIES", "Case", "Composition", "Expect", "Input",
-    "RegistryError", "array", "case", "expect", "fixed", "labels", "load_cases", "scalar",
-    "select",
+    "RegistryError", "array", "case", "expect", "fixed", "labels", "registered", "scalar",
 ]  # fmt: skip
 
 
@@ -213,28 +209,6 @@ def case(
     return register
 
 
-def load_cases() -> dict[str, Case]:
-    """Import every module of the `cases` package (which registers its cases) and return them."""
-    import cases
-
-    for mod in pkgutil.iter_modules(cases.__path__):
-        importlib.import_module(f"cases.{mod.name}")
+def registered() -> dict[str, Case]:
+    """Every case registered so far, by name."""
     return dict(sorted(_REGISTRY.items()))
-
-
-def select(
-    patterns: Iterable[str] | None = None,
-    families: Iterable[str] | None = None,
-    tags: Iterable[str] | None = None,
-) -> list[Case]:
-    """Cases whose name matches any glob in `patterns`, filtered by family and tag."""
-    all_cases = load_cases()
-    pats = list(patterns or ["*"])
-    out = [c for n, c in all_cases.items() if any(fnmatch.fnmatchcase(n, p) for p in pats)]
-    if families:
-        fams = set(families)
-        out = [c for c in out if c.family in fams]
-    if tags:
-        tg = set(tags)
-        out = [c for c in out if c.tags & tg]
-    return out

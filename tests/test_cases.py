@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from harness import backends as backend_registry
+from harness.library import load_cases
 from harness.namespace import VOCABULARY, NumpyNamespace
-from harness.registry import DENSE_LIMIT, QUANTITIES, load_cases
+from harness.registry import DENSE_LIMIT, QUANTITIES
 
 CASES = load_cases()
 FAMILIES = {"chain_rule", "second_order", "softmax", "elementwise", "reductions", "linear",
@@ -64,8 +65,8 @@ def test_the_library_is_large_and_spread_over_families():
 
 
 def test_each_family_lives_in_its_own_module():
-    wrong = [n for n, c in CASES.items() if c.fn.__module__ != f"cases.{c.family}"]
-    assert not wrong, f"cases outside cases/<family>.py: {wrong}"
+    wrong = [n for n, c in CASES.items() if c.fn.__module__ != f"harness.cases.{c.family}"]
+    assert not wrong, f"cases outside harness/cases/<family>.py: {wrong}"
 
 
 def test_the_seed_cases_are_kept_and_tagged():

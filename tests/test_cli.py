@@ -34,7 +34,7 @@ def test_unwritable_out_is_a_usage_error(tmp_path, capsys):
 
 
 def test_list_prints_every_case(capsys):
-    from harness.registry import load_cases
+    from harness.library import load_cases
 
     assert main(["list", "--format", "csv"]) == 0
     out = capsys.readouterr().out

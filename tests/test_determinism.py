@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from harness.cli import main
+from harness.library import load_cases
 from harness.problem import make_problem
-from harness.registry import load_cases
 
 # No framework to import and no dense matrices: the whole registry in seconds, with failures
 # (the naive rule against the engine) so that elements.csv has rows too.

@@ -14,8 +14,8 @@ from harness import backends as backend_registry
 from harness.cli import main
 from harness.execute import run_cell
 from harness.interrupt import CellTimeout, call_with_timeout
+from harness.library import load_cases
 from harness.problem import make_problem
-from harness.registry import load_cases
 from tests.conftest import Planted
 
 CASES = ["two_paths", "softmax_1d"]

@@ -14,7 +14,7 @@ from harness import backends as backend_registry
 from harness import generate
 from harness.backends.base import Backend, Problem
 from harness.cli import main
-from harness.registry import load_cases
+from harness.library import load_cases
 from harness.results import SUMMARY_COLUMNS
 from harness.runner import Runner
 
@@ -160,7 +160,8 @@ def test_an_unknown_replay_id_is_a_usage_error(tmp_path, capsys):
 def test_the_pytest_option_adds_a_random_item_that_names_the_replay(region, pytester):
     pytester.makepyfile(test_registry_draws="")
     res = pytester.runpytest_inprocess(
-        "-p", "no:xdist", "-p", "no:randomly", "--harness-cases", "two_paths",
+        "-o", "harness_registry=test_registry_draws.py", "-p", "no:xdist", "-p", "no:randomly",
+        "--harness-cases", "two_paths",
         "--harness-backends", ",".join(region), "--harness-dtypes", "float64",
         "--harness-random", "20", "-k", "random",
     )  # fmt: skip

@@ -13,10 +13,10 @@ import pytest
 from harness import engine as real_engine
 from harness.backends import inhouse
 from harness.cli import main
+from harness.library import load_cases
 from harness.mutants import MUTANTS, Mutant, StaleMutant, engine_sources, installed
 from harness.mutants.apply import SOURCE_DIR
 from harness.problem import make_problem
-from harness.registry import load_cases
 
 # Oracles without a framework to import: fd for first order, mp for scalar cases.
 FAST = ["--backends", "inhouse,fd,mp", "--clean-seeds", "1"]

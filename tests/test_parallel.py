@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.parallel import parse_shard, select_shard, shard_index
-from harness.registry import load_cases
+from harness.executors import parse_shard, select_shard, shard_index
+from harness.library import load_cases
 
 CSVS = ("summary.csv", "elements.csv")
 # No framework and no dense matrices: the whole registry in seconds, with elements rows too.

@@ -15,10 +15,9 @@ import pandas as pd
 import pytest
 
 from harness import backends as backend_registry
-from harness import plugins
-from harness.backends import Backend
+from harness.backends import Backend, origin, plugins
 from harness.cli import main
-from harness.registry import select
+from harness.library import select
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "your-own-framework.md"
@@ -88,7 +87,7 @@ def test_autograd_is_found_through_its_entry_point():
     assert "autograd" not in backend_registry.BUILTIN  # found the way a third party's is
     assert "autograd" in backend_registry.names()
     assert type(backend_registry.get("autograd")).__name__ == "Autograd"
-    assert plugins.origin("autograd") == "entry point harness.backends.autograd_backend:Autograd"
+    assert origin("autograd") == "entry point harness.backends.autograd_backend:Autograd"
 
 
 class ThirdParty(Backend):
@@ -106,7 +105,7 @@ def test_a_third_party_entry_point_is_discovered(monkeypatch):
     monkeypatch.setattr(plugins, "_entry_points", lambda: {"third-party": ep})
     assert "third-party" in backend_registry.names()
     assert isinstance(backend_registry.get("third-party"), ThirdParty)
-    assert plugins.origin("third-party") == "entry point tests.test_plugins:ThirdParty"
+    assert origin("third-party") == "entry point tests.test_plugins:ThirdParty"
 
 
 def test_an_entry_point_must_be_named_as_its_backend(monkeypatch):
@@ -129,7 +128,7 @@ def test_backend_module_registers_each_backend_it_defines(tmp_path):
     assert plugins.load_module(path) == ["autograd-signflip"]  # loading twice is harmless
     assert "autograd-signflip" in backend_registry.names()
     assert type(backend_registry.get("autograd-signflip")).__name__ == "SignFlipped"
-    assert plugins.origin("autograd-signflip") == f"file {path}"
+    assert origin("autograd-signflip") == f"file {path}"
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from harness.library import load_cases
 from harness.problem import make_problem
-from harness.registry import load_cases
 from harness.results import SUMMARY_COLUMNS
 from harness.runner import Runner
 

@@ -17,8 +17,9 @@ from harness import backends
 from harness.backends import fd_batch
 from harness.backends.base import Unsupported
 from harness.backends.fd import VECTOR_LIMIT, FiniteDifferences
+from harness.library import load_cases
 from harness.problem import make_problem
-from harness.registry import DENSE_LIMIT, load_cases
+from harness.registry import DENSE_LIMIT
 from harness.runner import Runner
 from harness.tolerances import Tol
 

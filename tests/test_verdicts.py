@@ -10,8 +10,8 @@ from harness.execute import Outcome
 from harness.judge.consensus import blame, triangulate
 from harness.judge.diagnosis import NAIVE_TERMS, TRUE_TERMS, describe, fit
 from harness.judge.taylor import supports_gradient, taylor_slope
+from harness.library import load_cases
 from harness.problem import make_problem
-from harness.registry import load_cases
 from harness.runner import Runner
 from harness.tolerances import Tol
 

@@ -1,10 +1,12 @@
-"""Backends: one module each, all behind harness.backends.base.Backend."""
+"""Backends: one module each, all behind harness.backends.base.Backend; plugins by name."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 
-from harness.backends.base import Backend, Estimate, Problem, Unsupported
+from harness.backends import plugins
+from harness.backends.base import Backend, Estimate, Problem, Traits, Unsupported
 
 # backend id -> "module:Class"; modules are imported only when the backend is used.
 BUILTIN: dict[str, str] = {
@@ -22,6 +24,8 @@ BUILTIN: dict[str, str] = {
     "torch-cuda": "harness.backends.torch_backend:TorchCuda",
     "jax-cuda": "harness.backends.jax_backend:JaxCuda",
 }
+#: --device cuda adds each selected backend's GPU twin.
+GPU_TWINS: dict[str, str] = {"torch": "torch-cuda", "jax": "jax-cuda"}
 DEFAULT: tuple[str, ...] = (
     "inhouse", "inhouse-naive", "torch", "jax", "fd", "mp",
     "seed-1-1", "seed-1-3", "seed-1-4", "seed-2-9",
@@ -31,8 +35,6 @@ DEFAULT: tuple[str, ...] = (
 def get(name: str) -> Backend:
     """Instantiate backend `name`, built in or a plugin (raises KeyError for an unknown id)."""
     if name not in BUILTIN:
-        from harness import plugins
-
         return plugins.backend_class(name)()
     module, cls = BUILTIN[name].split(":")
     return getattr(importlib.import_module(module), cls)()
@@ -40,9 +42,20 @@ def get(name: str) -> Backend:
 
 def names() -> list[str]:
     """Every selectable backend id: the built-in ones, then plugins (harness.plugins)."""
-    from harness import plugins
-
     return [*BUILTIN, *(n for n in plugins.names() if n not in BUILTIN)]
 
 
-__all__ = ["BUILTIN", "DEFAULT", "Backend", "Estimate", "Problem", "Unsupported", "get", "names"]
+def origin(name: str) -> str:
+    """``built in``, ``file x.py`` or ``entry point module:Class``."""
+    return "built in" if name in BUILTIN else plugins.source(name)
+
+
+def load_module(path: str, taken: Iterable[str] = ()) -> list[str]:
+    """Register the backends of a --backend-module file (none may reuse a built-in name)."""
+    return plugins.load_module(path, taken={*BUILTIN, *taken})
+
+
+__all__ = [
+    "BUILTIN", "DEFAULT", "GPU_TWINS", "Backend", "Estimate", "Problem", "Traits", "Unsupported",
+    "get", "load_module", "names", "origin",
+]  # fmt: skip

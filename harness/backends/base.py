@@ -68,6 +68,9 @@ class Backend:
     #: False for a backend that computes in its own precision (mpmath) and returns float64
     #: whatever the cell's dtype; True: another dtype than the cell's is a silent cast.
     exact_dtype: ClassVar[bool] = True
+    #: Quantities this backend computes slowly (nested finite differences): runs that only
+    #: need references (mutation testing) leave them to the other oracles.
+    costly: ClassVar[tuple[str, ...]] = ()
 
     def traits(self) -> Traits:
         return Traits(self.votes, self.oracle, self.reference_rank, self.exact_dtype)

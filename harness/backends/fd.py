@@ -28,6 +28,7 @@ class FiniteDifferences(Backend):
     name = "fd"
     oracle = True
     reference_rank = 1
+    costly = ("hvp", "hessian")  # differences of differences
 
     def _f(self, p: Problem) -> Callable[[np.ndarray], np.ndarray]:
         xp = NumpyNamespace(p.dtype)

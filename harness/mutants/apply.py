@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 import harness.engine
+from harness.backends import inhouse
 from harness.mutants.catalog import Mutant
 
 ENGINE = "harness.engine"
@@ -96,8 +97,6 @@ def unload(module: ModuleType) -> None:
 @contextlib.contextmanager
 def installed(mutant: Mutant | None) -> Iterator[ModuleType]:
     """The in-house backends run on a copy of the engine with `mutant` applied, for the block."""
-    from harness.backends import inhouse
-
     engine = load_engine(mutant)
     real = inhouse.engine
     inhouse.engine = engine

@@ -22,12 +22,11 @@ from harness.interrupt import DEFAULT_CELL_TIMEOUT
 from harness.mutants.apply import StaleMutant, installed
 from harness.mutants.catalog import Mutant
 from harness.registry import Case
+from harness.runner import Runner
+from harness.vocabulary import QUANTITIES, REFERENCE_DTYPE
 
 SUBJECT = "inhouse"
 ALARMS = ("fail", "error", "unexpected_pass")
-#: fd's second-order cells are the slow ones (nested finite differences): in mutant runs they
-#: are left to torch, jax and mp, and fd runs in float64 only (float32 groups borrow its result).
-FD_QUANTITIES = ("value", "grad", "jvp", "jacobian")
 
 Cell = tuple[str, str, str]  # case, quantity, dtype
 
@@ -115,14 +114,15 @@ class MutationSession:
 
     def _oracle(self, name: str, be: Backend) -> Memo:
         if name not in self.memos:
-            fd = name == "fd"
-            self.memos[name] = Memo(be, FD_QUANTITIES if fd else None, ["float64"] if fd else None)
+            # a backend's costly cells are left to the other oracles, and it runs in the
+            # reference dtype only (lower-dtype groups borrow its results)
+            slow = bool(be.costly)
+            quantities = [q for q in QUANTITIES if q not in be.costly] if slow else None
+            self.memos[name] = Memo(be, quantities, [REFERENCE_DTYPE] if slow else None)
         return self.memos[name]
 
     def run(self, seed: int, dtypes: Sequence[str]) -> Verdicts:
         """The registry at `seed` on whatever engine the in-house backend has now."""
-        from harness.runner import Runner
-
         runner = Runner(self.backends, seed=seed, cell_timeout=self.cell_timeout)
         for name, be in list(runner.backends.items()):
             if name != SUBJECT and name not in runner.missing:

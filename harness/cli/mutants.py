@@ -7,22 +7,25 @@ import fnmatch
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
+from harness import backends as backend_registry
+from harness.cli import options
+from harness.errors import UsageError
 from harness.interrupt import DEFAULT_CELL_TIMEOUT
 from harness.mutants.catalog import MUTANTS, Mutant
-from harness.registry import DTYPES, QUANTITIES
+from harness.mutants.run import MutationSession
+from harness.vocabulary import DTYPES, QUANTITIES
 
 DEFAULT_BACKENDS = "inhouse,torch,jax,fd,mp"
 SHOWN_KILLERS = 3
 
 
-def configure(sub: argparse._SubParsersAction) -> None:
+def configure(sub: Any) -> None:
     """Add the `mutants` subcommand to the command line's subparsers."""
     p = sub.add_parser("mutants", help="plant bugs in the in-house engine; each must be caught")
     p.add_argument("--only", nargs="*", help="glob(s) over mutant names")
-    p.add_argument("--cases", nargs="*", help="glob(s) over case names (default: all)")
-    p.add_argument("--family", nargs="*", help="only these case families")
-    p.add_argument("--tag", nargs="*", help="only cases with one of these tags")
+    options.add_selection(p)
     p.add_argument("--backends", default=DEFAULT_BACKENDS,
                    help=f"inhouse and its oracles (default {DEFAULT_BACKENDS})")  # fmt: skip
     p.add_argument("--dtypes", default="float64", help="dtypes of the mutant runs (float64)")
@@ -32,13 +35,11 @@ def configure(sub: argparse._SubParsersAction) -> None:
                         "float64 and float32 (default 5; 1: the mutant seed only)")  # fmt: skip
     p.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT, metavar="SECONDS")
     p.add_argument("--list", action="store_true", help="print the mutants and exit")
-    p.set_defaults(func=cmd_mutants)
+    p.set_defaults(func=run)
 
 
 def _mutants(only: Sequence[str] | None) -> list[Mutant]:
-    from harness.cli import UsageError, _split
-
-    pats = _split(only) or ["*"]
+    pats = options.split(only) or ["*"]
     chosen = [m for m in MUTANTS if any(fnmatch.fnmatchcase(m.name, p) for p in pats)]
     if not chosen:
         names = ", ".join(m.name for m in MUTANTS)
@@ -47,18 +48,12 @@ def _mutants(only: Sequence[str] | None) -> list[Mutant]:
 
 
 def _names(kind: str, text: str, valid: Sequence[str]) -> list[str]:
-    from harness.cli import _check, _split
-
-    return _check(kind, _split([text]) or [], valid)
+    return options.choose(kind, options.split([text]) or [], valid)
 
 
-def cmd_mutants(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Baseline (the real engine over the clean seeds), then each mutant; 0 only if all clean
     and all killed."""
-    from harness import backends as backend_registry
-    from harness.cli import _select_cases
-    from harness.mutants.run import MutationSession
-
     mutants = _mutants(args.only)
     if args.list:
         print(_table([(m.name, m.what, f"harness/engine/{m.module}.py") for m in mutants],
@@ -66,7 +61,7 @@ def cmd_mutants(args: argparse.Namespace) -> int:
         return 0
     backends = _names("backend", args.backends, list(backend_registry.BUILTIN))
     dtypes = _names("dtype", args.dtypes, DTYPES)
-    cases = _select_cases(args)
+    cases = options.select_cases(args)
     session = MutationSession(cases, backends, QUANTITIES, args.cell_timeout)
     t0 = time.perf_counter()
     seeds = range(args.seed, args.seed + max(1, args.clean_seeds))
@@ -93,7 +88,7 @@ def _alarm_lines(alarms: dict, judged: int, seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row(r) -> str:
+def _row(r: Any) -> str:
     if r.stale:
         verdict = f"STALE: {r.stale}"
     elif not r.killed:

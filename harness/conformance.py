@@ -1,12 +1,4 @@
-"""Backends from outside the harness, and the conformance check every backend can be put to.
-
-Two ways in, neither of which edits the harness:
-
-* an installed package declares an entry point in the group ``harness.backends``, e.g. in its
-  pyproject.toml ``[project.entry-points."harness.backends"] mine = "my_pkg.backend:Mine"``;
-* a single file given on the command line, ``--backend-module path/to/file.py`` (pytest:
-  ``--harness-backend-module``): every Backend subclass defined in it, with a ``name``,
-  becomes selectable by that name.
+"""The conformance check every backend can be put to: what it lacks, and what it can run.
 
 ``check`` runs each registry case once per quantity on one backend and reports which vocabulary
 functions its namespace lacks, which quantities it leaves out (``Unsupported``) and which cases
@@ -18,143 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.metadata
-import importlib.util
-import re
-import sys
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from harness.backends import origin
 from harness.backends.base import Backend, Unsupported
+from harness.execute import dense_refusal, run_cell
 from harness.namespace import VOCABULARY, NumpyNamespace
-from harness.registry import DENSE_LIMIT, DTYPES, QUANTITIES, Case
-
-ENTRY_POINT_GROUP = "harness.backends"
-#: A backend id is used in report columns, cell ids and comma-separated lists.
-_VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+from harness.problem import make_problem
+from harness.registry import Case
+from harness.vocabulary import DENSE_LIMIT, DTYPES, QUANTITIES
 
 
-class PluginError(Exception):
-    """A backend module or name that cannot be used: one sentence with the fix."""
-
-
-class PluginLoadError(ImportError):
-    """An installed plugin failed to import; the runner reports its cells as skipped."""
-
-
-# name -> (class, the file it came from), for backends loaded with --backend-module
-_FROM_FILES: dict[str, tuple[type[Backend], str]] = {}
-
-
-def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
-
-
-def names() -> list[str]:
-    """Backend ids provided by plugins: installed entry points, then loaded files."""
-    return [*_entry_points(), *(n for n in _FROM_FILES if n not in _entry_points())]
-
-
-def source(name: str) -> str:
-    """Where a plugin backend comes from, for messages (``file x.py`` or ``entry point a:B``)."""
-    if name in _FROM_FILES:
-        return f"file {_FROM_FILES[name][1]}"
-    return f"entry point {_entry_points()[name].value}"
-
-
-def origin(name: str) -> str:
-    """``built in``, ``file x.py`` or ``entry point module:Class``."""
-    from harness.backends import BUILTIN
-
-    return "built in" if name in BUILTIN else source(name)
-
-
-def backend_class(name: str) -> type[Backend]:
-    """The class of plugin backend `name` (KeyError when no plugin has that name)."""
-    if name in _FROM_FILES:
-        return _FROM_FILES[name][0]
-    ep = _entry_points()[name]
-    try:
-        cls = ep.load()
-    except Exception as e:
-        raise PluginLoadError(f"entry point {ep.value} failed to import: {e}") from e
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise PluginLoadError(f"entry point {ep.value} is not a harness Backend subclass")
-    if cls.name != name:
-        raise PluginLoadError(
-            f"entry point {name!r} loads a backend named {cls.name!r}; the names must match"
-        )
-    return cls
-
-
-def load_module(path: str | Path, taken: Iterable[str] = ()) -> list[str]:
-    """Import the Python file `path` and register every Backend subclass defined in it.
-
-    Returns their names. `taken` are names that may not be reused (the built-in backends).
-    Loading the same file again is harmless.
-    """
-    p = Path(path).resolve()
-    if not p.is_file():
-        raise PluginError(f"--backend-module {path}: no such file; give the path to a .py file")
-    modname = f"harness_backend_module_{p.stem}_{zlib.crc32(str(p).encode()):08x}"
-    module = sys.modules.get(modname) or _import_file(p, modname, str(path))
-    found = [
-        obj
-        for obj in vars(module).values()
-        if isinstance(obj, type)
-        and issubclass(obj, Backend)
-        and obj.__module__ == modname
-        and obj.name != Backend.name
-    ]
-    if not found:
-        raise PluginError(
-            f"--backend-module {path} defines no Backend subclass with a name; "
-            "subclass harness.backends.Backend and set name = '...'"
-        )
-    taken = set(taken) | set(_entry_points())
-    for cls in found:
-        _register(cls, str(path), taken)
-    return [cls.name for cls in found]
-
-
-def _import_file(p: Path, modname: str, shown: str) -> Any:
-    spec = importlib.util.spec_from_file_location(modname, p)
-    if spec is None or spec.loader is None:
-        raise PluginError(f"--backend-module {shown} cannot be imported; is it a .py file?")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:
-        del sys.modules[modname]
-        raise PluginError(
-            f"--backend-module {shown} failed to import: {type(e).__name__}: {e}"
-        ) from None
-    return module
-
-
-def _register(cls: type[Backend], shown: str, taken: set[str]) -> None:
-    name = cls.name
-    if not isinstance(name, str) or not _VALID_NAME.match(name):
-        raise PluginError(
-            f"backend class {cls.__name__} in {shown} has name {name!r}; use letters, digits "
-            "and - _ . + only (it appears in report columns and comma-separated lists)"
-        )
-    same_file = name in _FROM_FILES and _FROM_FILES[name][0].__module__ == cls.__module__
-    if name in taken or (name in _FROM_FILES and not same_file):
-        raise PluginError(
-            f"backend name {name!r} from {shown} is already taken; give class {cls.__name__} "
-            "another name"
-        )
-    _FROM_FILES[name] = (cls, shown)
-
-
-# -- the conformance check --------------------------------------------------------------------
 @dataclass
 class CaseCheck:
     """One case on one backend: the vocabulary it needs and each quantity's status."""
@@ -228,14 +98,18 @@ def check(
     progress: Callable[[Case], None] | None = None,
 ) -> Conformance:
     """Run every case's quantities once on `be` and collect what it lacks."""
-    from harness.execute import run_cell
-    from harness.problem import make_problem
-
     with np.errstate(all="ignore"):  # a backend's numpy warnings are not the check's output
-        return _check(be, cases, dtypes, quantities, seed, progress, make_problem, run_cell)
+        return _check(be, cases, dtypes, quantities, seed, progress)
 
 
-def _check(be, cases, dtypes, quantities, seed, progress, make_problem, run_cell) -> Conformance:
+def _check(
+    be: Backend,
+    cases: Sequence[Case],
+    dtypes: Sequence[str],
+    quantities: Sequence[str],
+    seed: int,
+    progress: Callable[[Case], None] | None,
+) -> Conformance:
     conf = Conformance(be.name, origin(be.name))
     conf.unavailable = be.available()
     if conf.unavailable:
@@ -249,8 +123,7 @@ def _check(be, cases, dtypes, quantities, seed, progress, make_problem, run_cell
             for q in (q for q in QUANTITIES if q in quantities and q in case.quantities):
                 if not be.applies(case, q, d):
                     continue  # no such cell for this backend: no row in a report either
-                side = max(p.n, p.m if q == "jacobian" else 0)
-                if q in ("jacobian", "hessian") and side > DENSE_LIMIT:
+                if dense_refusal(q, p):
                     cc.cells[d, q] = ("n/a", f"dense {q} above {DENSE_LIMIT} per side")
                     continue
                 o = run_cell(be, q, p)

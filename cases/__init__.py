@@ -1,1 +1,0 @@
-"""The case registry: one module per family, each case a decorated function."""

@@ -1,0 +1,45 @@
+"""Command line: `harness list | validate | merge | diff | check-backend | mutants`.
+
+One module per subcommand, each with ``configure(subparsers)`` and ``run(args) -> exit code``;
+the options they share are defined once in ``options``. Exit status: 0 nothing unexpected,
+1 unexpected cells (or a regression, a lacking backend, a surviving mutant), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from harness import __version__
+from harness.cli import check_backend, diff, listing, merge, mutants, validate
+from harness.errors import UsageError
+from harness.interrupt import Interrupted, SignalGuard
+
+SUBCOMMANDS = (listing, validate, merge, diff, check_backend, mutants)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in SUBCOMMANDS:
+        command.configure(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with SignalGuard():  # SIGINT/SIGTERM become Interrupted, with the finished work kept
+            return int(args.func(args))
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Interrupted as e:
+        print(f"{e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

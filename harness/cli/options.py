@@ -1,0 +1,80 @@
+"""Options shared by the subcommands, defined once, and the checks every command applies."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from harness import backends as backend_registry
+from harness.errors import UsageError
+from harness.library import load_cases, select
+from harness.registry import Case
+from harness.vocabulary import DTYPES
+
+
+def split(values: Sequence[str] | None) -> list[str] | None:
+    """Space- and comma-separated values as one list (None when none were given)."""
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def choose(kind: str, given: list[str], valid: Sequence[str]) -> list[str]:
+    """`given`, or a UsageError naming the unknown ones and the valid choices."""
+    unknown = [g for g in given if g not in valid]
+    if unknown:
+        raise UsageError(
+            f"unknown {kind} {', '.join(map(repr, unknown))}; valid choices: {', '.join(valid)}"
+        )
+    return given
+
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cases", nargs="*", help="glob(s) over case names, e.g. 'softmax*'")
+    p.add_argument("--family", nargs="*", help="only these families")
+    p.add_argument("--tag", nargs="*", help="only cases with one of these tags")
+
+
+def add_backend_modules(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend-module",
+        action="append",
+        metavar="FILE.py",
+        help="a file defining Backend subclasses: selectable by name, and run by default",
+    )
+
+
+def add_dtypes(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dtypes", nargs="*", help=f"{','.join(DTYPES)} (default all)")
+
+
+def add_seed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="the seed of inputs and probes")
+
+
+def select_cases(args: argparse.Namespace) -> list[Case]:
+    """The cases --cases/--family/--tag select; a UsageError when none."""
+    patterns = split(args.cases)
+    chosen = select(patterns, split(args.family), split(args.tag))
+    if not chosen:
+        names = ", ".join(load_cases())
+        what = f"--cases {' '.join(patterns)}" if patterns else "the filters given"
+        raise UsageError(f"no case matches {what}; known cases: {names}")
+    return chosen
+
+
+def dtypes(args: argparse.Namespace) -> list[str]:
+    return choose("dtype", split(args.dtypes) or list(DTYPES), DTYPES)
+
+
+def load_backend_modules(args: argparse.Namespace) -> list[str]:
+    """Register the backends of every --backend-module file; returns their names."""
+    found: list[str] = []
+    for path in args.backend_module or ():
+        found += backend_registry.load_module(path)
+    return found
+
+
+def subparsers(parser: argparse.ArgumentParser) -> Any:
+    return parser.add_subparsers(dest="command", required=True)
