@@ -5,7 +5,6 @@ completes and the reports are written."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pandas as pd
 import pytest
@@ -56,14 +55,13 @@ def test_each_fault_is_an_error_in_its_own_cells_and_the_reports_are_written(
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_a_hang_costs_its_limit_once_per_cell_and_nothing_after(planted):
+def test_a_hang_is_an_error_at_its_limit_and_leaves_no_timer_behind(planted):
     planted("hang", inner="inhouse")
     p = make_problem(load_cases()["two_paths"], 0, "float64")
     hang = Planted()
-    t0 = time.perf_counter()
     out = run_cell(hang, "grad", p, timeout=LIMIT)
     assert out.status == "error" and "timed out" in out.reason
-    assert time.perf_counter() - t0 < LIMIT + 1.0
+    assert out.seconds == pytest.approx(LIMIT)
     assert run_cell(backend_registry.get("inhouse"), "grad", p, timeout=LIMIT).ok  # timer gone
 
 

@@ -16,21 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from harness.library import load_cases
 from harness.namespace import NumpyNamespace
 from harness.registry import Case, Input
-from harness.report.files import atomic_write
-from harness.results import RunResult, tidy, tidy_elements
-from harness.runner import Runner
 from harness.vocabulary import UNEXPECTED as ALARMS
 
 DRAWS_FILE = "draws.json"
@@ -290,139 +284,3 @@ def run_draw(
     finally:
         runner.seed = saved
     return rows, elems
-
-
-# ------------------------------------------------------------------ many cases, and reports
-
-
-@dataclass
-class DrawRun:
-    """Generated-input results of a run: failing draws and their cells, with a `draw` column."""
-
-    draws: list[Draw]
-    summary: pd.DataFrame
-    elements: pd.DataFrame
-    tried: int = 0
-    rejected: int = 0
-
-
-def _frames(
-    runner: Any, parts: list[tuple[str, list[dict], list[dict]]]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One summary and one elements frame from each draw's (id, rows, elements), in order."""
-    s = [tidy(r, runner.backends).assign(draw=i) for i, r, _ in parts]
-    e = [tidy_elements(el).assign(draw=i) for i, _, el in parts]
-    if not parts:
-        return tidy([], runner.backends).assign(draw=""), tidy_elements([]).assign(draw="")
-    return pd.concat(s, ignore_index=True), pd.concat(e, ignore_index=True)
-
-
-def explore_all(
-    runner: Any,
-    cases: Sequence[Case],
-    n: int,
-    dtypes: Sequence[str],
-    quantities: Sequence[str],
-    seed: int = 0,
-    progress: Callable[[Case], None] | None = None,
-) -> DrawRun:
-    """`explore` every case; the failing draws' cells as one frame per report."""
-    parts: list[tuple[str, list[dict], list[dict]]] = []
-    draws: list[Draw] = []
-    tried = rejected = 0
-    for c in cases:
-        ex = explore(runner, c, n, dtypes, quantities, seed)
-        tried, rejected = tried + ex.tried, rejected + ex.rejected
-        if ex.draw is not None:
-            draws.append(ex.draw)
-            parts.append((ex.draw.id, ex.rows, ex.elems))
-        if progress:
-            progress(c)
-    s, e = _frames(runner, parts)
-    return DrawRun(draws, s, e, tried, rejected)
-
-
-def replay(
-    runner: Any, ids: Sequence[str], path: Path, dtypes: Sequence[str], quantities: Sequence[str]
-) -> DrawRun:
-    """Rerun exactly the inputs stored under `ids` in the draws file at `path`."""
-    stored = load_draws(path)
-    missing = [i for i in ids if i not in stored]
-    if missing:
-        raise ReplayError(
-            f"no draw {', '.join(missing)} in {path}; run `validate --random N` first "
-            f"or point --draws at the draws.json that holds it"
-        )
-    reg = load_cases()
-    parts = [
-        (i, *run_draw(runner, reg[stored[i].case], stored[i], dtypes, quantities)) for i in ids
-    ]
-    s, e = _frames(runner, parts)
-    return DrawRun([stored[i] for i in ids], s, e, len(ids))
-
-
-def load_draws(path: Path) -> dict[str, Draw]:
-    """Every draw stored in the draws file at `path` (an empty store when it does not exist)."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    try:
-        raw = json.loads(path.read_text())
-        return {i: Draw.from_json(i, d) for i, d in raw.items()}
-    except (ValueError, KeyError, TypeError) as e:
-        raise ReplayError(f"cannot read draws from {path}: {e}") from None
-
-
-def save_draws(draws: Iterable[Draw], path: Path) -> Path:
-    """Add `draws` to the store at `path` (ids already there are kept) and return the path."""
-    path = Path(path)
-    try:
-        stored = json.loads(path.read_text()) if path.exists() else {}
-    except ValueError:
-        stored = {}
-    stored.update({d.id: d.to_json() for d in draws})
-    return atomic_write(path, json.dumps(stored, indent=1, sort_keys=True) + "\n")
-
-
-def merged(base: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
-    """The base rows (draw "") followed by the draws' rows, with `draw` as the last column."""
-    base = base.assign(draw="")
-    if extra.empty:
-        return base
-    return pd.concat([base, extra[base.columns]], ignore_index=True)
-
-
-@dataclass
-class Plan:
-    """What --random / --replay ask of a run."""
-
-    random: int = 0
-    replay: Sequence[str] = ()
-    draws_path: Path = Path(DRAWS_FILE)
-    seed: int = 0
-
-
-def run(
-    runner: Runner,
-    cases: Sequence[Case],
-    dtypes: Sequence[str],
-    quantities: Sequence[str],
-    plan: Plan,
-    progress: Callable[[Case], None] | None = None,
-) -> tuple[RunResult, DrawRun | None]:
-    """The registry run, and with --random N also N generated input sets per case (failing
-    ones shrunk and stored in the draws file, reported with their id in a `draw` column), or
-    with --replay only the stored draws it names."""
-    if not (plan.random or plan.replay):
-        return runner.run(cases, dtypes, quantities, progress=progress), None
-    if plan.replay:
-        extra = replay(runner, list(plan.replay), plan.draws_path, dtypes, quantities)
-        result = runner.run([], dtypes, quantities)
-    else:
-        result = runner.run(cases, dtypes, quantities, progress=progress)
-        extra = explore_all(runner, cases, plan.random, dtypes, quantities, plan.seed)
-        if extra.draws:
-            save_draws(extra.draws, plan.draws_path)
-    result.summary = merged(result.summary, extra.summary)
-    result.elements = merged(result.elements, extra.elements)
-    return result, extra
