@@ -68,4 +68,4 @@ class NumpyNamespace:
 # Every op that numpy computes with the same call (add, exp, matmul, ...), from the table.
 provide(NumpyNamespace, ("numpy", lambda f: staticmethod(getattr(np, f))))
 
-__all__ = ["OPS", "VOCABULARY", "NumpyNamespace"]
+__all__ = ["OPS", "VOCABULARY", "NumpyNamespace", "provide"]

@@ -157,6 +157,7 @@ OPS: tuple[Op, ...] = (
     _unary("sin", "sine"),
     _unary("cos", "cosine"),
     _unary("tanh", "hyperbolic tangent"),
+    Op("arctan", "inverse tangent", numpy="arctan", torch="arctan", mpmath="atan"),
     Op("sigmoid", "1 / (1 + exp(-a)), stable for large |a|", torch="sigmoid"),
     Op("relu", "max(a, 0)", torch="relu"),
     Op("abs", "|a|", numpy="abs", torch="abs", operator="abs"),

@@ -1,6 +1,6 @@
 """HIPS autograd behind the Backend interface: the worked example of a plugin.
 
-It imports only public names (``harness.backends``) and is registered the way a third party's
+It imports only public names (``harness.backends``, ``harness.namespace``) and is registered the way a third party's
 backend is, through the ``harness.backends`` entry point group in pyproject.toml, not through
 the built-in table. Install it with ``pip install '.[autograd]'``.
 """
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from harness.backends import Backend, Problem, Unsupported
+from harness.namespace import provide
 
 
 class AutogradNamespace:
@@ -20,19 +21,11 @@ class AutogradNamespace:
 
     def __init__(self, anp: Any, logsumexp: Any, getval: Any, dtype: np.dtype) -> None:
         self.np, self._lse, self._getval, self.dtype = anp, logsumexp, getval, dtype
-        for name in ["add", "subtract", "multiply", "divide", "negative", "exp", "log", "sqrt",
-                     "sin", "cos", "tanh", "abs", "maximum", "minimum", "matmul", "reshape",
-                     "transpose", "concatenate"]:  # fmt: skip
-            setattr(self, name, getattr(anp, name))
+        # every op whose autograd.numpy function has numpy's name and call, from the table
+        provide(self, ("numpy", lambda f: getattr(anp, f)))
 
     def asarray(self, a: Any) -> Any:
         return self.np.asarray(np.asarray(a), dtype=self.dtype)
-
-    def pow(self, a, b):
-        return a**b
-
-    def where(self, mask, a, b):
-        return self.np.where(mask, a, b)
 
     def sigmoid(self, a):
         # exp(-log(1 + exp(-a))): no overflow, and no 1 - 1 cancellation at large |a|

@@ -38,6 +38,12 @@ def tanh_elementwise(xp, x):
     return xp.tanh(x)
 
 
+@case(family="elementwise", inputs=array(5, low=-3, high=3), naive_exact=True)
+def arctan_elementwise(xp, x):
+    """y = arctan(x): y' = 1 / (1 + x²), y'' = -2x / (1 + x²)²."""
+    return xp.arctan(x)
+
+
 @case(family="elementwise", inputs=array(4, low=-6, high=6), naive_exact=True)
 def sigmoid_elementwise(xp, x):
     """y = sigmoid(x) = 1/(1 + exp(-x)): y' = y(1 - y), y'' = y(1 - y)(1 - 2y)."""

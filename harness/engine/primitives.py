@@ -188,6 +188,8 @@ sin = elementwise("sin", np.sin, d=lambda g, y, x: g * cos(x), d2=lambda d, y, x
 cos = elementwise("cos", np.cos, d=lambda g, y, x: -g * sin(x), d2=lambda d, y, x: -d * y)
 tanh = elementwise("tanh", np.tanh, d=lambda g, y, x: g * (1 - y * y),
                    d2=lambda d, y, x: -2 * d * y * (1 - y * y))  # fmt: skip
+arctan = elementwise("arctan", np.arctan, d=lambda g, y, x: g / (1 + x * x),
+                     d2=lambda d, y, x: -2 * d * x / ((1 + x * x) * (1 + x * x)))  # fmt: skip
 sigmoid = elementwise("sigmoid", _sigmoid_fwd, d=lambda g, y, x: g * y * (1 - y),
                       d2=lambda d, y, x: d * y * (1 - y) * (1 - 2 * y))  # fmt: skip
 relu = elementwise("relu", lambda x: np.maximum(x, 0), d=lambda g, y, x: g * (x > 0), d2=ZERO)
