@@ -1,8 +1,8 @@
 """HIPS autograd behind the Backend interface: the worked example of a plugin.
 
-It imports only public names (``harness.backends``, ``harness.namespace``) and is registered the way a third party's
-backend is, through the ``harness.backends`` entry point group in pyproject.toml, not through
-the built-in table. Install it with ``pip install '.[autograd]'``.
+It imports only public names (``harness.backends``, ``harness.namespace``) and is registered
+the way a third party's backend is, through the ``harness.backends`` entry point group in
+pyproject.toml, not through the built-in table. Install it with ``pip install '.[autograd]'``.
 """
 
 from __future__ import annotations
