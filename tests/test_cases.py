@@ -13,6 +13,7 @@ from harness import backends as backend_registry
 from harness.library import load_cases
 from harness.namespace import VOCABULARY, NumpyNamespace
 from harness.registry import DENSE_LIMIT, QUANTITIES
+from harness.tolerances import Tol
 
 CASES = load_cases()
 FAMILIES = {"chain_rule", "second_order", "softmax", "elementwise", "reductions", "linear",
@@ -165,7 +166,8 @@ def test_naive_exact_is_declared_exactly_where_the_naive_rule_is_exact(name):
         p = make_problem(case, seed, "float64")
         want, got = exact.compute("hvp", p), naive.compute("hvp", p)
         scale = max(1.0, float(np.max(np.abs(want))))
-        same.append(bool(np.allclose(got, want, rtol=1e-6, atol=1e-9 * scale)))
+        tol = Tol.lookup("float64", "hvp")
+        same.append(bool(np.allclose(got, want, rtol=tol.rtol, atol=tol.atol * scale)))
     assert all(same) == case.naive_exact and any(same) == case.naive_exact, (
         f"{name}: naive_exact={case.naive_exact}, but the naive HVP "
         f"{'matches' if all(same) else 'differs from'} the true one"
