@@ -36,20 +36,22 @@ class Runner:
 
     def __init__(
         self,
-        backend_names: Sequence[str],
+        backend_names: Sequence[str] | Mapping[str, Backend],
         seed: int = 0,
         cotangent: str = "random",
         cell_timeout: float | None = DEFAULT_CELL_TIMEOUT,
     ):
+        """`backend_names`: ids to instantiate, or instances by id (harness.check's own)."""
         self.seed = seed
         self.cell_timeout = cell_timeout
         self.cotangent = cotangent
         self.backends: dict[str, Backend] = {}
         self.missing: dict[str, str] = {}
         self.arrays: dict[ArrayKey, np.ndarray] = {}
+        given = dict(backend_names) if isinstance(backend_names, Mapping) else {}
         for name in backend_names:
             try:
-                self.backends[name] = be = get_backend(name)
+                self.backends[name] = be = given[name] if name in given else get_backend(name)
                 why = be.available()
             except ImportError as e:
                 self.backends[name] = Backend()

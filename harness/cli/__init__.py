@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness import __version__
+from harness.__about__ import __version__
 from harness.cli import check_backend, diff, listing, merge, mutants, validate
 from harness.errors import UsageError
 from harness.interrupt import Interrupted, SignalGuard

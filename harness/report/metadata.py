@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness import __version__
+from harness.__about__ import __version__
 
 #: Packages whose versions every metadata.json records ("not installed" where absent).
 PACKAGES: tuple[str, ...] = (
