@@ -7,8 +7,9 @@ class UsageError(Exception):
     """A mistake on the command line or in a call: one sentence, exit status 2."""
 
 
-class RegistryError(ValueError):
-    """A registry entry is malformed; the message names the case."""
+class RegistryError(UsageError, ValueError):
+    """A case (the registry's or a user's) is malformed; the message names the case and its
+    file. A usage error: exit status 2, for every command."""
 
 
 class CaseFault(ValueError):

@@ -1,22 +1,79 @@
-"""The case library and selection: the registry's own cases (harness.cases), loaded once."""
+"""The case library and selection: the registry's own cases (harness.cases), the cases of
+installed packages (the ``harness.cases`` entry-point group) and case modules given by path.
+
+A user's file ``mycases.py`` with ``from harness import array, case`` and decorated functions
+runs with ``harness validate --case-module mycases.py`` (pytest: ``--harness-case-module``);
+an installed package declares ``[project.entry-points."harness.cases"] mine = "my_pkg.cases"``.
+Case names are unique across everything loaded: a second case with a name is a RegistryError.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import importlib
+import importlib.metadata
+import importlib.util
 import pkgutil
+import sys
+import zlib
 from collections.abc import Iterable
+from pathlib import Path
 
 from harness import cases
+from harness.errors import RegistryError
 from harness.registry import Case, registered
+
+ENTRY_POINT_GROUP = "harness.cases"
 
 
 def load_cases() -> dict[str, Case]:
-    """Import every module of the harness.cases package (which registers its cases) and
-    return every registered case by name."""
+    """Import every module of the harness.cases package and of the ``harness.cases`` entry
+    points (importing registers their cases) and return every registered case by name."""
     for mod in pkgutil.iter_modules(cases.__path__):
-        importlib.import_module(f"{cases.__name__}.{mod.name}")
+        _import(f"{cases.__name__}.{mod.name}", f"harness/cases/{mod.name}.py")
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        _import(ep.value, f"entry point {ep.name} = {ep.value}")
     return registered()
+
+
+def _import(module: str, shown: str) -> None:
+    try:
+        importlib.import_module(module)
+    except RegistryError:
+        raise
+    except Exception as e:
+        raise RegistryError(
+            f"case module {shown} failed to import: {type(e).__name__}: {e}"
+        ) from None
+
+
+def load_case_module(path: str | Path) -> list[str]:
+    """Import the Python file `path` (registering its cases); the names of the cases it added.
+    Loading the same file again is harmless."""
+    p = Path(path).resolve()
+    if not p.is_file():
+        raise RegistryError(f"--case-module {path}: no such file; give the path to a .py file")
+    modname = f"harness_case_module_{p.stem}_{zlib.crc32(str(p).encode()):08x}"
+    before = set(registered())
+    if modname not in sys.modules:
+        spec = importlib.util.spec_from_file_location(modname, p)
+        if spec is None or spec.loader is None:
+            raise RegistryError(f"--case-module {path} cannot be imported; is it a .py file?")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        try:
+            spec.loader.exec_module(module)
+        except RegistryError:
+            del sys.modules[modname]
+            raise
+        except Exception as e:
+            del sys.modules[modname]
+            raise RegistryError(
+                f"--case-module {path} failed to import: {type(e).__name__}: {e}"
+            ) from None
+    return sorted(set(registered()) - before) or [
+        n for n, c in registered().items() if c.fn.__module__ == modname
+    ]
 
 
 def select(

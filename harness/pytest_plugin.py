@@ -19,8 +19,9 @@ import pytest
 
 from harness import backends as backend_registry
 from harness import generate
+from harness.check import CheckResult, check
 from harness.errors import UsageError
-from harness.library import select
+from harness.library import load_case_module, select
 from harness.registry import Case
 from harness.results import tidy
 from harness.runner import Runner
@@ -48,6 +49,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=0,
         metavar="N",
         help="one more item per case, case[random-N]: N generated input sets (hypothesis)",
+    )
+    g.addoption(
+        "--harness-case-module",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="a file of your own @case functions, loaded beside the registry; repeatable",
     )
     g.addoption(
         "--harness-backend-module",
@@ -241,6 +249,8 @@ def _backend_modules(config: pytest.Config) -> None:
     reject unknown backend names with one sentence."""
     found: list[str] = []
     try:
+        for path in config.getoption("--harness-case-module"):
+            load_case_module(path)
         for path in config.getoption("--harness-backend-module"):
             found += backend_registry.load_module(path)
     except UsageError as e:
@@ -282,3 +292,24 @@ def pytest_pycollect_makemodule(module_path: Any, parent: Any) -> Any:
     if is_registry_file(parent.config, module_path):
         return RegistryModule.from_parent(parent, path=module_path)
     return None
+
+
+@pytest.fixture
+def harness_check(record_property: Any) -> Any:
+    """``harness_check(fn, *args, **kw)``: harness.check from a test, its outcome attached to
+    the JUnit XML (``record_property``): cells, unexpected cells, and for the worst failing
+    cell its id, |err|, bound and blame. Raises harness.CheckError as check does."""
+
+    def run(fn: Any, *args: Any, raise_on_fail: bool = True, **kw: Any) -> CheckResult:
+        result = check(fn, *args, raise_on_fail=False, **kw)
+        record_property("harness_cells", len(result.summary))
+        record_property("harness_unexpected", len(result.failures))
+        if not result.ok:
+            worst = result.failures.iloc[0]
+            record_property("harness_cell", cell_id(worst["case"], worst["backend"],
+                                                    worst["quantity"], worst["dtype"]))  # fmt: skip
+            for key in ("max_abs_err", "tol_abs", "blame"):
+                record_property(f"harness_{key}", worst[key])
+        return result.assert_ok() if raise_on_fail else result
+
+    return run

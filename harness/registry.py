@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,10 @@ class Input:
         x = rng.uniform(self.low, self.high, size=self.shape)
         # Exactly representable in float32, so float32 and float64 cells see the same inputs.
         return np.asarray(x.astype(np.float32), dtype=np.float64)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
 
 
 def scalar(low: float = -1.0, high: float = 1.0) -> Input:
@@ -133,6 +138,24 @@ class Case:
                 raise RegistryError(f"{where}: unknown dtype {d!r}; choose from {DTYPES}")
         if self.tol and not self.tol.get("reason"):
             raise RegistryError(f"{where}: a tolerance override needs a reason=")
+        for k, v in self.tol.items():
+            if k in ("atol", "rtol") and not _number(v):
+                raise RegistryError(f"{where}: tol {k}={v!r} is not a non-negative number")
+            if k not in ("atol", "rtol", "reason"):
+                raise RegistryError(f"{where}: tol has {k!r}; use atol=, rtol= and reason=")
+        if not (isinstance(self.family, str) and self.family.isidentifier()):
+            raise RegistryError(f"{where}: family {self.family!r} must be a name such as "
+                                "'softmax' (letters, digits, _)")  # fmt: skip
+        for n, spec in self.inputs.items():
+            if not isinstance(spec, Input):
+                raise RegistryError(f"{where}: input {n!r} is a {type(spec).__name__}; use "
+                                    "scalar(), array(), labels() or fixed()")  # fmt: skip
+        for e in self.expects:
+            if not isinstance(e, Expect):
+                raise RegistryError(f"{where}: expects holds a {type(e).__name__}; use expect()")
+            bad = sorted(set(e.quantities) - set(QUANTITIES)) + sorted(set(e.dtypes) - set(DTYPES))
+            if bad:
+                raise RegistryError(f"{where}: expect() names unknown {', '.join(bad)}")
         if not any(i.kind == "float" for i in self.inputs.values()):
             raise RegistryError(f"{where} has no float input to differentiate")
 
@@ -185,28 +208,51 @@ def case(
 
     def register(fn: Callable) -> Callable:
         cname = name or fn.__name__
-        if cname in _REGISTRY and _REGISTRY[cname].fn.__qualname__ != fn.__qualname__:
-            raise RegistryError(f"case {cname!r} is registered twice")
+        where = origin(fn)
+        old = _REGISTRY.get(cname)
+        if old is not None and (old.fn.__module__, old.fn.__qualname__) != (
+            fn.__module__,
+            fn.__qualname__,
+        ):  # the same function imported again is harmless; another one with its name is not
+            raise RegistryError(
+                f"case {cname!r} is defined twice: in {origin(old.fn)} and in {where}; "
+                "rename one (case names are unique across all loaded case modules)"
+            )  # fmt: skip
+        if not isinstance(inputs, Input | Mapping):
+            raise RegistryError(f"case {cname!r} ({where}): inputs must be scalar(), array(), "
+                                f"labels() or fixed(), or a dict of them, not "
+                                f"{type(inputs).__name__}")  # fmt: skip
         ins = {"x": inputs} if isinstance(inputs, Input) else dict(inputs)
         doc = (fn.__doc__ or "").strip().splitlines()
-        _REGISTRY[cname] = Case(
-            name=cname,
-            fn=fn,
-            family=family,
-            inputs=ins,
-            doc=doc[0] if doc else "",
-            tags=frozenset(tags),
-            dtypes=tuple(dtypes),
-            quantities=tuple(quantities),
-            expects=tuple(expects),
-            tol=dict(tol or {}),
-            composition=composition,
-            naive_exact=naive_exact,
-            softmax_axis=softmax_axis,
-        )
+        try:
+            _REGISTRY[cname] = Case(
+                name=cname,
+                fn=fn,
+                family=family,
+                inputs=ins,
+                doc=doc[0] if doc else "",
+                tags=frozenset(tags),
+                dtypes=tuple(dtypes),
+                quantities=tuple(quantities),
+                expects=tuple(expects),
+                tol=dict(tol or {}),
+                composition=composition,
+                naive_exact=naive_exact,
+                softmax_axis=softmax_axis,
+            )
+        except RegistryError as e:
+            raise RegistryError(f"{e} ({where})") from None
         return fn
 
     return register
+
+
+def origin(fn: Callable) -> str:
+    """Where a case function is defined: ``path/to/file.py:12``."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return getattr(fn, "__module__", "?")
+    return f"{code.co_filename}:{code.co_firstlineno}"
 
 
 def registered() -> dict[str, Case]:

@@ -8,8 +8,8 @@ from typing import Any
 
 from harness import backends as backend_registry
 from harness.errors import UsageError
-from harness.library import load_cases, select
-from harness.registry import Case
+from harness.library import load_case_module, load_cases, select
+from harness.registry import Case, origin
 from harness.vocabulary import DTYPES
 
 
@@ -34,6 +34,13 @@ def add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cases", nargs="*", help="glob(s) over case names, e.g. 'softmax*'")
     p.add_argument("--family", nargs="*", help="only these families")
     p.add_argument("--tag", nargs="*", help="only cases with one of these tags")
+    p.add_argument(
+        "--case-module",
+        action="append",
+        metavar="FILE.py",
+        help="a file of your own @case functions (from harness import array, case): "
+        "loaded beside the registry; repeatable",
+    )
 
 
 def add_backend_modules(p: argparse.ArgumentParser) -> None:
@@ -54,7 +61,10 @@ def add_seed(p: argparse.ArgumentParser) -> None:
 
 
 def select_cases(args: argparse.Namespace) -> list[Case]:
-    """The cases --cases/--family/--tag select; a UsageError when none."""
+    """The cases --cases/--family/--tag select (after loading --case-module files); a
+    UsageError when none."""
+    for path in getattr(args, "case_module", None) or ():
+        load_case_module(path)
     patterns = split(args.cases)
     chosen = select(patterns, split(args.family), split(args.tag))
     if not chosen:
@@ -78,3 +88,16 @@ def load_backend_modules(args: argparse.Namespace) -> list[str]:
 
 def subparsers(parser: argparse.ArgumentParser) -> Any:
     return parser.add_subparsers(dest="command", required=True)
+
+
+def check_expectations(cases: list[Case]) -> None:
+    """An expect() naming a backend that no loaded backend has is a mistake in the case."""
+    known = set(backend_registry.names())
+    for c in cases:
+        for e in c.expects:
+            unknown = sorted(set(e.backends) - known)
+            if unknown:
+                raise UsageError(
+                    f"case {c.name!r} ({origin(c.fn)}): expect() names unknown backend "
+                    f"{', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
+                )

@@ -77,6 +77,7 @@ def configure(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     cases = options.select_cases(args)
     from_files = options.load_backend_modules(args)
+    options.check_expectations(cases)
     names = options.split(args.backends) or [*backend_registry.DEFAULT, *from_files]
     options.choose("backend", names, backend_registry.names())
     dtypes = options.dtypes(args)
@@ -202,6 +203,7 @@ def _config(args: argparse.Namespace, backends: list[str]) -> Config:
         cotangent=args.cotangent,
         cell_timeout=args.cell_timeout,
         backend_modules=tuple(str(Path(m).resolve()) for m in args.backend_module or ()),
+        case_modules=tuple(str(Path(m).resolve()) for m in args.case_module or ()),
         env=worker_env(args.device),
     )
 

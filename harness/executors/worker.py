@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from harness.backends import load_module
-from harness.library import load_cases
+from harness.library import load_case_module, load_cases
 from harness.registry import Case
 from harness.results import ArrayKey, make_row
 from harness.runner import Runner
@@ -40,6 +40,7 @@ class Config:
     cotangent: str = "random"
     cell_timeout: float | None = None
     backend_modules: tuple[str, ...] = ()
+    case_modules: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
 
 
@@ -63,6 +64,8 @@ def _runner(config: Config) -> Runner:
         os.environ.update(dict(config.env))
         for path in config.backend_modules:
             load_module(path)
+        for path in config.case_modules:
+            load_case_module(path)
         _RUNNERS[config] = Runner(
             list(config.backends), config.seed, config.cotangent, config.cell_timeout
         )
