@@ -142,3 +142,13 @@ def test_their_suite_runs_clean_under_strict_markers_with_junit_properties(proje
 def test_a_registry_selection_that_tests_nothing_is_a_usage_error(project, option, text):
     out = run(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", *option)
     assert out.returncode == 4 and text in out.stderr + out.stdout
+
+
+def test_their_cases_become_registry_items_in_the_file_they_name(project):
+    (project / "tests" / "test_harness_cells.py").write_text("")
+    out = run(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--strict-markers",
+              "tests/test_harness_cells.py", "-o", "harness_registry=tests/test_harness_cells.py",
+              "--harness-case-module", "mycases.py", "--harness-cases", "my_affine_tanh",
+              "--harness-backends", "inhouse,fd", "--harness-dtypes", "float64", "-rA")  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "my_affine_tanh[inhouse-grad-float64]" in out.stdout
