@@ -102,6 +102,14 @@ class Problem:
         i, j = divmod(flat, self.n)
         return f"{self._out_label(i) if axes[0] == 'm' else self.label(i)}, {self.label(j)}"
 
+    def input_value(self, quantity: str, flat: int) -> float | None:
+        """The differentiable input element that element `flat` of `quantity` is taken with
+        respect to (for a matrix, the input of its column); None for an output element."""
+        if QUANTITY[quantity].shape[-1] != "n":
+            return None
+        x = self.flatten(self.args)
+        return float(x[flat % self.n])
+
     def _out_label(self, i: int) -> str:
         if not self.out_shape:
             return "out"

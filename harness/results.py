@@ -21,12 +21,22 @@ SUMMARY_COLUMNS: list[str] = [
     "max_abs_err", "max_rel_err", "tol_abs", "tol_rel", "verdict", "blame", "reason",
     # additions after the contract columns
     "reference_dtype", "shape", "worst_index", "value_at_worst", "reference_at_worst",
-    "noise_floor", "agrees_with", "taylor_slope",
+    "noise_floor", "agrees_with", "taylor_slope", "input_at_worst",
 ]  # fmt: skip
 ELEMENT_COLUMNS: list[str] = [
     "case", "quantity", "dtype", "backend", "index", "value", "reference_value",
     "abs_err", "rel_err",
+    # additions after the contract columns
+    "input_value",
 ]  # fmt: skip
+#: The columns of each report that hold numbers (empty: none); every other column is text.
+NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "summary.csv": (
+        "order", "max_abs_err", "max_rel_err", "tol_abs", "tol_rel", "value_at_worst",
+        "reference_at_worst", "noise_floor", "taylor_slope", "input_at_worst",
+    ),
+    "elements.csv": ("value", "reference_value", "abs_err", "rel_err", "input_value"),
+}  # fmt: skip
 WORST_ELEMENTS = 5
 #: Key of a per-element array kept for the HTML: (case, quantity or "taylor", dtype, backend).
 ArrayKey = tuple[str, str, str, str]
@@ -91,3 +101,24 @@ def tidy(rows: list[dict], backend_order: Iterable[str]) -> pd.DataFrame:
 def tidy_elements(elems: list[dict], backend_order: Iterable[str] = ()) -> pd.DataFrame:
     """The worst elements of non-pass cells, in report order."""
     return in_report_order(pd.DataFrame(elems, columns=ELEMENT_COLUMNS), backend_order)
+
+
+def parse_numbers(df: pd.DataFrame, report: str) -> pd.DataFrame:
+    """`df`, a report read as text, with the NUMERIC_COLUMNS of `report` (``summary.csv``,
+    ``elements.csv``) that it has as numbers, empty fields missing (NaN); ValueError naming
+    the column, the row and the value when a field there is not a number."""
+    out = df.copy()
+    for col in NUMERIC_COLUMNS[report]:
+        if col not in out.columns:
+            continue
+        text = out[col].astype(object)
+        empty = text.isna() | (text.astype(str).str.strip() == "")
+        numbers = pd.to_numeric(text.where(~empty), errors="coerce")
+        bad = ~empty & numbers.isna() & ~text.astype(str).str.strip().str.lower().eq("nan")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"column {col} holds {text.iloc[row]!r} on row {row + 2}, not a number"
+            )
+        out[col] = numbers
+    return out

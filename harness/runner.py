@@ -22,7 +22,7 @@ from harness.execute import Outcome, dense_refusal, run_cell
 from harness.interrupt import DEFAULT_CELL_TIMEOUT, CellTimeout, Interrupted, call_with_timeout
 from harness.judge import diagnosis
 from harness.judge.consensus import BORROWED, base_name
-from harness.judge.group import Evidence, judge_group, zero_under
+from harness.judge.group import CASE_BLAME, Evidence, judge_group, zero_under
 from harness.judge.taylor import taylor_remainders
 from harness.problem import make_problem, probe
 from harness.registry import Case, Expect
@@ -59,7 +59,8 @@ class Runner:
             if why:
                 self.missing[name] = why
         self.traits: dict[str, Traits] = {n: b.traits() for n, b in self.backends.items()}
-        self._diagnoses: dict[tuple[str, str], str] = {}
+        #: each (case, backend)'s second derivatives at the diagnosis points, computed once
+        self._points: dict[tuple[str, str], list[tuple[float, float]]] = {}
         #: seconds in each backend's cells, summed over the run (metadata.json: timings)
         self.timings: dict[str, float] = defaultdict(float)
 
@@ -80,7 +81,7 @@ class Runner:
             problems = {d: make_problem(case, self.seed, d, self.cotangent, inputs) for d in dts}
         except Exception as e:
             reason = f"the case itself failed in numpy: {type(e).__name__}: {e}"
-            rows = [make_row(case, q, d, b, "error", reason=reason)
+            rows = [make_row(case, q, d, b, "error", reason=reason, blame=CASE_BLAME)
                     for d in dts for q in qs for b in self.backends]  # fmt: skip
             return rows, elems
         self._prepare(case, problems, qs)
@@ -108,6 +109,7 @@ class Runner:
         return Evidence(
             declared={k: self._declared(case, base_name(k), q, o.dtype) for k, o in pool.items()},
             traits={k: self.traits[base_name(k)] for k in pool},
+            methods={k: self.backends[base_name(k)].method(q) for k in pool},
             taylor=taylor,
             probes=self._probes(case, q, p, ok),
         )
@@ -128,7 +130,7 @@ class Runner:
         out = {}
         for k, o in ok.items():
             be = self.backends.get(base_name(k))
-            if be is not None and zero_under(o.value, tol):
+            if be is not None and zero_under(o, tol):
                 rng = np.random.default_rng([self.seed, 97])
                 again = replace(p, cotangent=probe(rng, p.out_shape).astype(p.dtype))
                 out[k] = run_cell(be, q, again, self.cell_timeout)
@@ -167,13 +169,13 @@ class Runner:
         if not diagnosis.wanted(case, row["quantity"], row["verdict"]):
             return
         key = (case.name, row["backend"])
-        if key not in self._diagnoses:
+        if key not in self._points:
             points = [self._second_derivative(self.backends[key[1]], case, s)
                       for s in diagnosis.seeds(self.seed)]  # fmt: skip
-            found = [pt for pt in points if pt is not None]
-            self._diagnoses[key] = diagnosis.diagnose(found, case.composition)
-        if self._diagnoses[key]:
-            row["reason"] = f"{row['reason']} | {self._diagnoses[key]}"
+            self._points[key] = [pt for pt in points if pt is not None]
+        text = diagnosis.diagnose(self._points[key], case.composition, row["dtype"])
+        if text:
+            row["reason"] = f"{row['reason']} | {text}"
 
     def _second_derivative(self, be: Backend, case: Case, seed: int) -> tuple[float, float] | None:
         """(x, the backend's d²l/dx²) at the case's input for `seed`, or None if it cannot say

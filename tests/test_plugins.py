@@ -223,7 +223,7 @@ def test_a_planted_bug_in_a_plugin_is_blamed_on_it(tmp_path):
     for case in ("two_paths", "softmax_1d"):
         row = flipped.loc[(case, "grad")]
         assert row["verdict"] == "fail" and row["blame"] == "autograd-signflip"
-        assert row["reason"].startswith(f"{case} grad (order 1) float64")
+        assert row["reason"].startswith(f"{case} VJP, order 1, float64")
         assert row["reason"].endswith("blame autograd-signflip")
         assert flipped.loc[(case, "value"), "verdict"] == "pass"
     others = s[(s["backend"] != "autograd-signflip") & (s["quantity"] == "grad")]

@@ -8,7 +8,7 @@ from harness import backends as backend_registry
 from harness.backends.jax_backend import Jax
 from harness.execute import Outcome
 from harness.judge.consensus import blame, triangulate
-from harness.judge.diagnosis import NAIVE_TERMS, TRUE_TERMS, describe, fit
+from harness.judge.diagnosis import NAIVE_TERMS, TRUE_TERMS, analyse, describe, fit
 from harness.judge.taylor import supports_gradient, taylor_slope
 from harness.library import load_cases
 from harness.problem import make_problem
@@ -45,7 +45,7 @@ def test_torch_jax_disagreement_is_resolved_by_fd_and_mp(monkeypatch):
     jax64 = cells(s, backend="jax", dtype="float64")
     assert len(jax64) == 2 and set(jax64.verdict) == {"fail"} and set(jax64.blame) == {"jax"}
     assert set(cells(s, backend="torch").verdict) == {"pass"}
-    assert all("jax" in r and "hvp (order 2)" in r for r in jax64.reason)
+    assert all("jax" in r and "HVP (forward over reverse), order 2" in r for r in jax64.reason)
 
 
 def test_the_seed_audit_shows_which_formulas_hold():
@@ -86,6 +86,20 @@ def test_diagnosis_names_a_single_dropped_term():
     extra = truth + np.array([float(NAIVE_TERMS["f_yy·g''"](t)) for t in terms])
     assert describe(fit(xs, extra, comp)).startswith("extra f_yy·g''")
     assert describe(fit(xs, truth, comp)).startswith("no missing or extra terms")
+
+
+def test_the_diagnosis_shows_small_coefficients_and_what_they_leave_unexplained():
+    comp = load_cases()["seed_composite"].composition
+    from harness.backends.mp import composition_terms
+
+    xs = np.linspace(-1.2, 1.3, 9)
+    terms = [composition_terms(comp, x) for x in xs]
+    truth = np.array([float(sum(fn(t) for fn in TRUE_TERMS.values())) for t in terms])
+    scaled = analyse(xs, truth * 1.001, comp)
+    text = describe(scaled.coef, scaled.residual)
+    assert "2·f_yz·g'·h' ×+0.001" in text and "no missing" not in text
+    noise = analyse(xs, truth + 0.01 * np.cos(37 * xs), comp)
+    assert "not explained by these terms (residual" in describe(noise.coef, noise.residual)
 
 
 def test_all_ones_cotangents_make_softmax_vjps_vacuous():

@@ -72,6 +72,12 @@ class Backend:
     #: need references (mutation testing) leave them to the other oracles.
     costly: ClassVar[tuple[str, ...]] = ()
 
+    #: How it computes each quantity, for the failure text ("HVP (reverse over reverse)").
+    methods: ClassVar[dict[str, str]] = {"jacobian": "from JVPs", "hessian": "from HVPs"}
+
+    def method(self, quantity: str) -> str:
+        return self.methods.get(quantity, "")
+
     def traits(self) -> Traits:
         return Traits(self.votes, self.oracle, self.reference_rank, self.exact_dtype)
 

@@ -29,6 +29,7 @@ class FiniteDifferences(Backend):
     oracle = True
     reference_rank = 1
     costly = ("hvp", "hessian")  # differences of differences
+    methods = dict.fromkeys(("grad", "jvp", "hvp", "jacobian", "hessian"), "central differences")
 
     def _f(self, p: Problem) -> Callable[[np.ndarray], np.ndarray]:
         xp = NumpyNamespace(p.dtype)

@@ -49,6 +49,8 @@ class InHouse(Backend):
 
     name = "inhouse"
     reference_rank = 4
+    methods = {"grad": "reverse mode", "jvp": "forward mode", "hvp": "reverse over reverse",
+               "jacobian": "reverse mode", "hessian": "reverse over reverse"}  # fmt: skip
 
     def value(self, p: Problem) -> np.ndarray:
         fn, xs = bind(p)
@@ -83,6 +85,8 @@ class InHouseNaive(InHouse):
 
     name = "inhouse-naive"
     reference_rank = 5
+    methods = {**InHouse.methods, "hvp": "naive second-order rule",
+               "hessian": "naive second-order rule"}  # fmt: skip
 
     def expectation(self, case: Any, quantity: str, dtype: str) -> Expect | None:
         """Second order is expected wrong, except on cases where the naive rule drops only

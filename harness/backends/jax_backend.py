@@ -94,6 +94,8 @@ class Jax(Backend):
 
     name = "jax"
     reference_rank = 2
+    methods = {"grad": "jax.vjp", "jvp": "jax.jvp", "hvp": "forward over reverse",
+               "jacobian": "jacrev", "hessian": "jax.hessian"}  # fmt: skip
     install = "pip install '.[jax]'"
     #: the JAX platform this backend computes on (its GPU twin: "cuda")
     platform = "cpu"

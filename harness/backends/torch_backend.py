@@ -97,6 +97,8 @@ class Torch(Backend):
 
     name = "torch"
     reference_rank = 3
+    methods = {"grad": "torch.func.vjp", "jvp": "torch.func.jvp", "hvp": "forward over reverse",
+               "jacobian": "jacrev", "hessian": "torch.func.hessian"}  # fmt: skip
     install = "pip install -c constraints.txt '.[torch]'"
 
     def __init__(self) -> None:

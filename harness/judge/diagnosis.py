@@ -10,12 +10,14 @@ The ingredients come from mpmath, so the diagnosis does not trust any float fram
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from harness.backends.mp import composition_terms
-from harness.vocabulary import ORDER
+from harness.tolerances import Tol
+from harness.vocabulary import ORDER, REFERENCE_DTYPE
 
 TRUE_TERMS: dict[str, Callable[[dict], Any]] = {
     "f_yy·g'²": lambda t: t["f_yy"] * t["g1"] ** 2,
@@ -29,9 +31,26 @@ NAIVE_TERMS: dict[str, Callable[[dict], Any]] = {
     "f_zz·h''": lambda t: t["f_zz"] * t["h2"],
 }
 POINTS = 12
+#: A coefficient this close to -1 (+1) names a missing (extra) term.
+NAMED = 0.05
+#: Coefficients above this are shown: a VJP scaled by 1.001 shows as ×0.001 terms.
+SHOWN = 1e-6
+#: The share of the error left unexplained above which the text says so.
+UNEXPLAINED = 0.1
 
 
-def fit(xs: np.ndarray, values: np.ndarray, comp: Any) -> dict[str, float]:
+@dataclass(frozen=True)
+class Fit:
+    """The least-squares fit of a backend's second-derivative error onto the terms."""
+
+    coef: dict[str, float]
+    #: share of the error the terms leave unexplained (0: fully explained)
+    residual: float
+    #: largest |error| over the points, relative to the largest true value (at least 1)
+    error: float
+
+
+def analyse(xs: np.ndarray, values: np.ndarray, comp: Any) -> Fit:
     """Least-squares coefficients of (values − truth) on every term; a term that vanishes at
     every point is reported as NaN (it cannot be missing here)."""
     names = [*TRUE_TERMS, *NAIVE_TERMS]
@@ -43,23 +62,32 @@ def fit(xs: np.ndarray, values: np.ndarray, comp: Any) -> dict[str, float]:
     scale = max(1.0, float(np.max(np.abs(truth))))
     live = np.linalg.norm(cols, axis=0) > 1e-12 * scale
     coef = np.full(len(names), np.nan)
+    left = err
     if live.any():
         coef[live] = np.linalg.lstsq(cols[:, live], err, rcond=None)[0]
-    return dict(zip(names, coef, strict=True))
+        left = err - cols[:, live] @ coef[live]
+    size = float(np.linalg.norm(err))
+    residual = float(np.linalg.norm(left)) / size if size > 0 else 0.0
+    return Fit(dict(zip(names, coef, strict=True)), residual, float(np.max(np.abs(err))) / scale)
 
 
-def describe(coef: dict[str, float]) -> str:
-    """The fit in words: missing and extra terms, in the seed's notation."""
-    missing = [k for k in TRUE_TERMS if np.isfinite(coef[k]) and abs(coef[k] + 1) < 0.05]
-    extra = [k for k in coef if np.isfinite(coef[k]) and abs(coef[k] - 1) < 0.05]
+def fit(xs: np.ndarray, values: np.ndarray, comp: Any) -> dict[str, float]:
+    """The coefficients of :func:`analyse`."""
+    return analyse(xs, values, comp).coef
+
+
+def describe(coef: dict[str, float], residual: float = 0.0) -> str:
+    """The fit in words: missing and extra terms in the seed's notation, every other term
+    with the coefficient that explains the error (however small), and the share of the error
+    the terms leave unexplained when it is not negligible."""
+    missing = [k for k in TRUE_TERMS if np.isfinite(coef[k]) and abs(coef[k] + 1) < NAMED]
+    extra = [k for k in coef if np.isfinite(coef[k]) and abs(coef[k] - 1) < NAMED]
     odd = [
         f"{k} ×{coef[k]:+.3g}"
         for k in coef
-        if np.isfinite(coef[k]) and abs(coef[k]) > 0.05 and k not in missing + extra
+        if np.isfinite(coef[k]) and abs(coef[k]) > SHOWN and k not in missing + extra
     ]
     vanish = [k for k in coef if not np.isfinite(coef[k])]
-    if not (missing or extra or odd):
-        return "no missing or extra terms"
     parts = []
     if missing:
         parts.append("missing " + ", ".join(missing))
@@ -67,6 +95,10 @@ def describe(coef: dict[str, float]) -> str:
         parts.append("extra " + ", ".join(extra))
     if odd:
         parts.append("other " + ", ".join(odd))
+    if not parts and residual == 0:
+        return "no missing or extra terms (no error to explain)"
+    if residual > UNEXPLAINED or not parts:
+        parts.append(f"not explained by these terms (residual {100 * residual:.0f}%)")
     live_true = [k for k in TRUE_TERMS if k not in vanish]
     live_naive = [k for k in NAIVE_TERMS if k not in vanish]
     if sorted(missing) == sorted(live_true) and sorted(extra) == sorted(live_naive) and extra:
@@ -92,10 +124,17 @@ def wanted(case: Any, quantity: str, verdict: str) -> bool:
     )
 
 
-def diagnose(points: Sequence[tuple[float, float]], composition: Any) -> str:
-    """'diagnosis: ...' from the backend's (x, d²l/dx²) at the points it could compute, or ''
-    when too few to fit every term."""
+def diagnose(
+    points: Sequence[tuple[float, float]], composition: Any, row_dtype: str = REFERENCE_DTYPE
+) -> str:
+    """'diagnosis (float64): ...' from the backend's (x, d²l/dx²) at the points it could
+    compute (always in the reference dtype), or '' when too few to fit every term. A
+    lower-precision row whose backend is right in float64 says so: a precision problem."""
     if len(points) < len(TRUE_TERMS) + len(NAIVE_TERMS):
         return ""
     xs, vals = np.array([q[0] for q in points]), np.array([q[1] for q in points])
-    return "diagnosis: " + describe(fit(xs, vals, composition))
+    found = analyse(xs, vals, composition)
+    head = f"diagnosis ({REFERENCE_DTYPE})"
+    if row_dtype != REFERENCE_DTYPE and found.error <= Tol.lookup(REFERENCE_DTYPE, "hvp").rtol:
+        return f"{head}: right in {REFERENCE_DTYPE}: a precision problem in {row_dtype}"
+    return f"{head}: " + describe(found.coef, found.residual)
