@@ -190,9 +190,25 @@ def test_terminal_summary_counts_worst_cells_and_report_path(synthetic):
     counts = summary["verdict"].value_counts()
     by_severity = ", ".join(f"{counts[v]} {v}" for v in SEVERITY if v in counts)
     assert lines[0] == f"{len(summary)} cells: {by_severity}"
-    assert lines[1] == f"unexpected ({summary['verdict'].isin(UNEXPECTED).sum()}), worst first:"
-    assert "beta[fd-hvp-float64]" in lines[2] and "alpha[sk-jacobian-float64]" in lines[3]
+    n = summary["verdict"].isin(UNEXPECTED).sum()
+    assert lines[1] == f"unexpected ({n}), by blamed backend, failures first:"
+    assert "beta[fd-hvp-float64]" in text and "alpha[sk-jacobian-float64]" in text
     assert lines[-1] == "report: out/report.html"
+
+
+def test_terminal_lines_fit_the_width_and_failures_come_before_repeated_errors(synthetic):
+    summary, _, _ = synthetic
+    errors = pd.concat([summary.iloc[[0]].assign(
+        case=f"e{i}", verdict="error", blame="sk", reason="ValueError: boom (at f, line 1)",
+        max_abs_err=np.nan) for i in range(10)])  # fmt: skip
+    failing = summary[summary.verdict == "fail"].assign(blame="sk")
+    text = render_terminal(pd.concat([errors, failing]), None, width=80)
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    first_error = next(i for i, line in enumerate(lines) if "error:" in line)
+    assert all(i < first_error for i, line in enumerate(lines) if line.startswith("    fail"))
+    assert sum("error: ValueError: boom" in line for line in lines) == 1  # ten, grouped
+    assert "|err|" in text and "> tol" in text
 
 
 RENDER = """import hashlib
