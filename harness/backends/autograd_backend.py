@@ -79,7 +79,7 @@ class Autograd(Backend):
     """
 
     name = "autograd"
-    install = "pip install '.[autograd]'"
+    install = "pip install 'harness[autograd]'"
 
     def available(self) -> str | None:
         try:

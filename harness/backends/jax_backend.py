@@ -96,7 +96,7 @@ class Jax(Backend):
     reference_rank = 2
     methods = {"grad": "jax.vjp", "jvp": "jax.jvp", "hvp": "forward over reverse",
                "jacobian": "jacrev", "hessian": "jax.hessian"}  # fmt: skip
-    install = "pip install '.[jax]'"
+    install = "pip install 'harness[jax]'"
     #: the JAX platform this backend computes on (its GPU twin: "cuda")
     platform = "cpu"
 

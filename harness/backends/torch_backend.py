@@ -99,7 +99,7 @@ class Torch(Backend):
     reference_rank = 3
     methods = {"grad": "torch.func.vjp", "jvp": "torch.func.jvp", "hvp": "forward over reverse",
                "jacobian": "jacrev", "hessian": "torch.func.hessian"}  # fmt: skip
-    install = "pip install -c constraints.txt '.[torch]'"
+    install = "pip install 'harness[torch]'"
 
     def __init__(self) -> None:
         self._torch: Any = None

@@ -8,6 +8,7 @@ the options they share are defined once in ``options``. Exit status: 0 nothing u
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,8 +20,26 @@ from harness.interrupt import Interrupted, SignalGuard
 SUBCOMMANDS = (listing, validate, merge, diff, check_backend, mutants)
 
 
+EPILOG = """examples:
+  python -m harness list --family softmax
+  python -m harness validate --cases 'softmax*' --backends inhouse,torch,fd
+  python -m harness validate --case-module mycases.py --backend-module engine.py
+  python -m harness diff reports/baseline/summary.csv reports/summary.csv
+  python -m harness check-backend --backend-module engine.py
+
+exit status: 0 nothing unexpected, 1 unexpected cells (or a regression, a lacking backend, a
+surviving mutant), 2 usage error (one sentence on stderr).
+
+Each subcommand has its own --help."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description=__doc__.split("\n\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in SUBCOMMANDS:
@@ -33,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         with SignalGuard():  # SIGINT/SIGTERM become Interrupted, with the finished work kept
-            return int(args.func(args))
+            code = int(args.func(args))
+        sys.stdout.flush()  # inside the try: a closed pipe is reported below, not at exit
+        return code
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -43,3 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `harness list | head`: the reader left; nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

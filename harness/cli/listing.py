@@ -15,7 +15,8 @@ from harness.registry import Case, Input
 def configure(sub: Any) -> None:
     p = sub.add_parser("list", help="print the registry as a table")
     options.add_selection(p)
-    p.add_argument("--format", choices=("table", "csv"), default="table")
+    p.add_argument("--format", choices=("table", "csv"), default="table",
+                   help="a table to read (default) or CSV for scripts")  # fmt: skip
     p.set_defaults(func=run)
 
 

@@ -33,7 +33,13 @@ def configure(sub: Any) -> None:
     p.add_argument("--clean-seeds", type=int, default=5, metavar="N",
                    help="the real engine must raise no alarm at seeds seed..seed+N-1, in "
                         "float64 and float32 (default 5; 1: the mutant seed only)")  # fmt: skip
-    p.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT, metavar="SECONDS")
+    p.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=DEFAULT_CELL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"a slower backend call is an error (default {DEFAULT_CELL_TIMEOUT:g})",
+    )
     p.add_argument("--list", action="store_true", help="print the mutants and exit")
     p.set_defaults(func=run)
 
