@@ -94,18 +94,21 @@ class SignalGuard:
     """Turns SIGINT and SIGTERM into :class:`Interrupted` while active.
 
     Inside :meth:`deferred` a signal is only noted, and raised when the block ends: a set of
-    report files is either all written or left as it was.
+    report files is either all written or left as it was. After :meth:`hold` (the run's last
+    case has ended: whatever comes, its reports get written) every signal is only noted until
+    the guard exits; :attr:`pending` says which came first.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.pending: int | None = None
-        self._deferring = False
+        self.held = False
+        self._deferring = 0
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self._deferring:
+        if self._deferring or self.held:
             self.pending = self.pending or signum
             return
         raise Interrupted(signum)
@@ -114,27 +117,81 @@ class SignalGuard:
         if _main_thread():
             for s in self.SIGNALS:
                 self._previous[s] = signal.signal(s, self._handle)
+            _ACTIVE.append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
         self._previous.clear()
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+
+    def hold(self) -> None:
+        """From now on only note signals, until the guard exits."""
+        self.held = True
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
-        """Hold signals back until the block is done, then raise the first one that came."""
-        self._deferring = True
+        """Hold signals back until the block is done, then raise the first one that came
+        (unless the guard is held: then it stays pending)."""
+        self._deferring += 1
         try:
             yield
         finally:
-            self._deferring = False
-        if self.pending is not None:
+            self._deferring -= 1
+        if self.pending is not None and not self._deferring and not self.held:
             raise Interrupted(self.pending)
+
+
+#: The guards installed, innermost last (SIGINT/SIGTERM go to the last one's handler).
+_ACTIVE: list[SignalGuard] = []
+
+
+def hold_signals() -> None:
+    """The work is done: from now on SIGINT/SIGTERM are only noted by the active guard (the
+    command's), so that the reports of the finished work are written whatever comes;
+    :func:`pending_signal` then says which came. Without a guard, nothing changes."""
+    if _ACTIVE:
+        _ACTIVE[-1].hold()
+
+
+def pending_signal() -> int | None:
+    """The first signal noted by the active guard while it deferred or held (None: none)."""
+    return _ACTIVE[-1].pending if _ACTIVE else None
 
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """SIGINT/SIGTERM held back during the block (writing a set of files), then raised."""
+    """SIGINT/SIGTERM held back during the block (writing a set of files), then raised; with
+    a guard already active (the command's), that guard defers them."""
+    if _ACTIVE and _ACTIVE[-1]._previous:
+        with _ACTIVE[-1].deferred():
+            yield
+        return
     with SignalGuard() as guard, guard.deferred():
         yield
+
+
+class CtrlC(KeyboardInterrupt):
+    """A real SIGINT that arrived during a backend call (see :func:`real_interrupts`)."""
+
+
+@contextlib.contextmanager
+def real_interrupts() -> Iterator[None]:
+    """Tell a real Ctrl-C from a KeyboardInterrupt a backend raises itself: where SIGINT has
+    Python's default handler (a library or pytest run, no guard), a SIGINT during the block
+    raises :class:`CtrlC` instead, which a cell never swallows. Under a guard a real SIGINT is
+    :class:`Interrupted` anyway, and a worker ignores SIGINT: nothing to change there."""
+    if not (_main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        yield
+        return
+
+    def ctrl_c(signum: int, frame: Any) -> None:
+        raise CtrlC()
+
+    signal.signal(signal.SIGINT, ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -120,8 +120,8 @@ def test_run_metadata_equals_what_validate_writes(tmp_path):
                    cotangent="random", cases=1, quantities=["grad"], started=t0, argv=argv,
                    duration_s=written["duration_s"], cases_finished=1,
                    timings=written["timings"])  # fmt: skip
-    assert list(ours) == list(written)
-    timed = ("started", "duration_s", "timings")
+    assert [*ours, "files"] == list(written)  # the set's digests come last
+    timed = ("started", "duration_s", "timings", "files")
     assert {k: v for k, v in ours.items() if k not in timed} == {
         k: v for k, v in written.items() if k not in timed
     }
@@ -154,7 +154,9 @@ def test_report_set_writes_each_file_as_its_writer_does(tmp_path):
     assert paths[0].read_text() == to_csv_text(summary)
     assert paths[1].read_text() == to_csv_text(elements)
     assert paths[2].read_text() == render(summary, elements, meta, arrays)
-    assert paths[3].read_text() == metadata_json(meta)
+    written = json.loads(paths[3].read_text())
+    assert {k: v for k, v in written.items() if k != "files"} == json.loads(metadata_json(meta))
+    assert list(written["files"]) == [p.name for p in paths[:3]]  # the digests of the others
     shard = write_report_set(tmp_path / "shard", summary, elements, meta, arrays, save_arrays=True)
     assert shard[-1].name == ARRAYS_FILE
     kept = load_arrays(tmp_path / "shard")
@@ -163,16 +165,16 @@ def test_report_set_writes_each_file_as_its_writer_does(tmp_path):
 
 def test_a_signal_while_the_set_is_written_waits_for_the_last_file(tmp_path, monkeypatch):
     summary, elements, arrays = synthetic_data()
-    real = report_set.write_html
+    real = report_set.render
 
     def signalled(*args, **kw):
         os.kill(os.getpid(), signal.SIGTERM)
         return real(*args, **kw)
 
-    monkeypatch.setattr(report_set, "write_html", signalled)
+    monkeypatch.setattr(report_set, "render", signalled)
     with SignalGuard(), pytest.raises(Interrupted):
         write_report_set(tmp_path, summary, elements, META, arrays)
-    assert (tmp_path / "metadata.json").read_text() == metadata_json(META)
+    assert json.loads((tmp_path / "metadata.json").read_text())["seed"] == META["seed"]
 
 
 # -- merge --------------------------------------------------------------------------------------
@@ -212,7 +214,7 @@ def test_merged_shards_equal_the_whole_run_in_any_order(tmp_path):
 
 def test_merge_refuses_what_is_not_the_shards_of_one_run(tmp_path):
     folders, _ = shards(tmp_path, {"alpha": 0, "beta": 1}, 2)
-    with pytest.raises(UsageError, match="more than one shard"):
+    with pytest.raises(UsageError, match="shard 1/2 is given twice"):
         merge([folders[0], folders[0]], tmp_path / "m")
     with pytest.raises(UsageError, match=r"holds no summary\.csv"):
         merge([folders[0], tmp_path / "nowhere"], tmp_path / "m")

@@ -98,6 +98,14 @@ def load_module(path: str | Path, taken: Iterable[str] = ()) -> list[str]:
             f"--backend-module {path} defines no Backend subclass with a name; "
             "subclass harness.backends.Backend and set name = '...'"
         )
+    by_name: dict[str, type[Backend]] = {}
+    for cls in found:
+        first = by_name.setdefault(cls.name, cls)
+        if first is not cls:
+            raise PluginError(
+                f"--backend-module {path} defines backend name {cls.name!r} twice (classes "
+                f"{first.__name__} and {cls.__name__}); give each class its own name"
+            )
     taken = set(taken) | set(_entry_points())
     for cls in found:
         _register(cls, str(path), taken)

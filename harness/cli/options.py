@@ -82,7 +82,7 @@ def load_backend_modules(args: argparse.Namespace) -> list[str]:
     """Register the backends of every --backend-module file; returns their names."""
     found: list[str] = []
     for path in args.backend_module or ():
-        found += backend_registry.load_module(path)
+        found += [n for n in backend_registry.load_module(path) if n not in found]
     return found
 
 

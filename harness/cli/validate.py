@@ -17,7 +17,7 @@ from tqdm import tqdm
 from harness import backends as backend_registry
 from harness import generate
 from harness.baseline import BaselineError, compare_summaries, read_summary, restrict
-from harness.cli import options
+from harness.cli import checks, options
 from harness.errors import UsageError
 from harness.executors import (
     EXECUTORS,
@@ -28,7 +28,7 @@ from harness.executors import (
     select_shard,
     worker_env,
 )
-from harness.interrupt import DEFAULT_CELL_TIMEOUT, Interrupted
+from harness.interrupt import DEFAULT_CELL_TIMEOUT, Interrupted, hold_signals, pending_signal
 from harness.registry import Case
 from harness.report.metadata import run_metadata
 from harness.report.report_set import write_report_set
@@ -75,11 +75,14 @@ def configure(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    out = checks.out_folder(args.out)  # before any backend runs: one may change directory
+    _check_numbers(args)
     cases = options.select_cases(args)
     from_files = options.load_backend_modules(args)
     options.check_expectations(cases)
     names = options.split(args.backends) or [*backend_registry.DEFAULT, *from_files]
     options.choose("backend", names, backend_registry.names())
+    checks.unique("backend", names, "--backends" if args.backends else "the default backends")
     dtypes = options.dtypes(args)
     quantities = options.choose(
         "quantity", options.split(args.quantities) or list(QUANTITIES), QUANTITIES
@@ -88,22 +91,32 @@ def run(args: argparse.Namespace) -> int:
     _check_parallel(args)
     cases = _shard(args, cases)
     names += _device_backends(args.device, names)
-    out = Path(args.out)
-    _check_writable(out)
+    checks.writable(out)
     baseline = _read_baseline(args.baseline)
+    draws_path = _draws_path(args, out)
+    draws_in_set = draws_path.parent == out  # then written with the report set, as one
+    if args.random or args.replay:
+        _check_draws(draws_path)
 
     started = time.time()
     parallel = args.jobs > 1 or args.executor == "ray"
     runner = Pool(_config(args, names), args.jobs, args.executor, args.address) if parallel else (
         Runner(names, seed=args.seed, cotangent=args.cotangent, cell_timeout=args.cell_timeout)
     )  # fmt: skip
-    bar = tqdm(total=len(cases), unit="case", disable=not sys.stderr.isatty(), leave=False)
-    plan = generate.Plan(args.random, args.replay or (), _draws_path(args, out), args.seed)
+    steps = 0 if args.replay else len(cases) * (2 if args.random else 1)
+    bar = tqdm(total=steps, unit="case", disable=not sys.stderr.isatty(), leave=False)
+    plan = generate.Plan(args.random, args.replay or (), draws_path, args.seed, not draws_in_set)
+
+    def progress(case: Case) -> None:
+        if bar.n + 1 >= steps:
+            hold_signals()  # the last case has ended: its reports get written, whatever comes
+        bar.update(1)
+
     try:
-        progress = lambda c: bar.update(1)  # noqa: E731
         result, extra = generate.run(runner, cases, dtypes, quantities, plan, progress)
     except generate.ReplayError as e:
         raise UsageError(str(e)) from None
+    hold_signals()
     bar.close()
     _print_draws(extra, plan)
     if result.interrupted and not result.cases_finished:
@@ -119,9 +132,13 @@ def run(args: argparse.Namespace) -> int:
         random=args.random if (args.random or args.replay) else None,
     )  # fmt: skip
     changes = None if baseline is None else compare_summaries(restrict(baseline, s), s)
+    draws = {} if not (draws_in_set and extra and extra.draws and not plan.replay) else {
+        draws_path.name: generate.draws_json(extra.draws, draws_path)
+    }  # fmt: skip
     paths = write_report_set(out, s, e, meta, result.arrays, changes, args.baseline,
-                             save_arrays=bool(args.shard))  # fmt: skip
-    print(render_terminal(s, out / "report.html", changes, args.baseline or "", 10))
+                             save_arrays=bool(args.shard), extra=draws)  # fmt: skip
+    print(render_terminal(s, out / "report.html", changes, args.baseline or "", 10,
+                          colour=sys.stdout.isatty()))  # fmt: skip
     for p in paths:
         print(f"wrote {p}")
     if result.interrupted:
@@ -129,11 +146,32 @@ def run(args: argparse.Namespace) -> int:
               f"{len(cases)} cases: the reports hold those {result.cases_finished} cases "
               f"({len(s)} cells), marked \"complete\": false in metadata.json")  # fmt: skip
         return 128 + _signum(result.interrupted)
+    late = pending_signal()
+    if late:
+        print(f"{signal.Signals(late).name} came after the last case had ended: the reports "
+              f"above are complete", file=sys.stderr)  # fmt: skip
+        return 128 + late
     return 1 if s["verdict"].isin(UNEXPECTED).any() else 0
 
 
 def _draws_path(args: argparse.Namespace, out: Path) -> Path:
-    return Path(args.draws) if args.draws else out / generate.DRAWS_FILE
+    if args.draws is not None:
+        return checks.out_folder(args.draws, "--draws", "reports/draws.json")
+    return out / generate.DRAWS_FILE
+
+
+def _check_draws(path: Path) -> None:
+    """The draws file must be one (or absent) before the run, not at its end."""
+    try:
+        generate.load_draws(path)
+    except generate.ReplayError as e:
+        raise UsageError(str(e)) from None
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    checks.non_negative("--seed", args.seed)
+    checks.seconds("--cell-timeout", args.cell_timeout)
+    checks.non_negative("--random", args.random)
 
 
 def _print_draws(extra: generate.DrawRun | None, plan: generate.Plan) -> None:
@@ -206,16 +244,6 @@ def _config(args: argparse.Namespace, backends: list[str]) -> Config:
         case_modules=tuple(str(Path(m).resolve()) for m in args.case_module or ()),
         env=worker_env(args.device),
     )
-
-
-def _check_writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise UsageError(f"cannot write reports to {out}: {e.strerror or e}") from None
 
 
 def _read_baseline(path: str | None) -> pd.DataFrame | None:

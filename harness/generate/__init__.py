@@ -23,6 +23,7 @@ from harness.generate.inputs import (
 from harness.generate.runs import (
     DrawRun,
     Plan,
+    draws_json,
     explore_all,
     load_draws,
     merged,
@@ -33,7 +34,7 @@ from harness.generate.runs import (
 
 __all__ = [
     "DRAWS_FILE", "KINK_MARGIN", "SHRINK_BUDGET", "UNEXPECTED", "Draw", "DrawRun",
-    "Exploration", "Plan", "ReplayError", "case_strategy", "draw_id", "drawable", "explore",
-    "explore_all", "input_strategy", "load_draws", "merged", "near_kink", "replay", "run",
-    "run_draw", "save_draws",
+    "Exploration", "Plan", "ReplayError", "case_strategy", "draw_id", "drawable", "draws_json",
+    "explore", "explore_all", "input_strategy", "load_draws", "merged", "near_kink", "replay",
+    "run", "run_draw", "save_draws",
 ]  # fmt: skip

@@ -85,26 +85,44 @@ def replay(
 
 
 def load_draws(path: Path) -> dict[str, Draw]:
-    """Every draw stored in the draws file at `path` (an empty store when it does not exist)."""
-    path = Path(path)
+    """Every draw stored in the draws file at `path` (an empty store when it does not exist);
+    ReplayError when it is not a draws file."""
+    raw = _read_store(Path(path))
+    try:
+        return {i: Draw.from_json(i, d) for i, d in raw.items()}
+    except (ValueError, KeyError, TypeError) as e:
+        raise ReplayError(f"cannot read draws from {path}: {type(e).__name__}: {e}") from None
+
+
+def _read_store(path: Path) -> dict[str, dict]:
+    """The draws file's JSON object (id -> draw), {} when there is no file; ReplayError when it
+    cannot be read or is not an object of objects."""
     if not path.exists():
         return {}
     try:
-        raw = json.loads(path.read_text())
-        return {i: Draw.from_json(i, d) for i, d in raw.items()}
-    except (ValueError, KeyError, TypeError) as e:
-        raise ReplayError(f"cannot read draws from {path}: {e}") from None
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ReplayError(f"cannot read draws from {path}: {why}") from None
+    if not isinstance(raw, dict) or not all(isinstance(d, dict) for d in raw.values()):
+        shown = json.dumps(raw)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ReplayError(f"{path} is not a draws file (a JSON object of draws by id, as "
+                          f"`validate --random` writes it) but {shown}; delete it or point "
+                          "--draws at another path")  # fmt: skip
+    return raw
+
+
+def draws_json(draws: Iterable[Draw], path: Path) -> str:
+    """The draws file at `path` with `draws` added (ids already there are kept), as text."""
+    stored = _read_store(Path(path))
+    stored.update({d.id: d.to_json() for d in draws})
+    return json.dumps(stored, indent=1, sort_keys=True) + "\n"
 
 
 def save_draws(draws: Iterable[Draw], path: Path) -> Path:
     """Add `draws` to the store at `path` (ids already there are kept) and return the path."""
-    path = Path(path)
-    try:
-        stored = json.loads(path.read_text()) if path.exists() else {}
-    except ValueError:
-        stored = {}
-    stored.update({d.id: d.to_json() for d in draws})
-    return atomic_write(path, json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    return atomic_write(Path(path), draws_json(draws, path))
 
 
 def merged(base: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
@@ -123,6 +141,8 @@ class Plan:
     replay: Sequence[str] = ()
     draws_path: Path = Path(DRAWS_FILE)
     seed: int = 0
+    #: False: the caller writes the draws file (validate: with the report set it belongs to)
+    save: bool = True
 
 
 def run(
@@ -135,7 +155,8 @@ def run(
 ) -> tuple[RunResult, DrawRun | None]:
     """The registry run, and with --random N also N generated input sets per case (failing
     ones shrunk and stored in the draws file, reported with their id in a `draw` column), or
-    with --replay only the stored draws it names."""
+    with --replay only the stored draws it names. `progress` is called after each case of
+    the registry run, then after each case explored."""
     if not (plan.random or plan.replay):
         return runner.run(cases, dtypes, quantities, progress=progress), None
     if plan.replay:
@@ -143,8 +164,8 @@ def run(
         result = runner.run([], dtypes, quantities)
     else:
         result = runner.run(cases, dtypes, quantities, progress=progress)
-        extra = explore_all(runner, cases, plan.random, dtypes, quantities, plan.seed)
-        if extra.draws:
+        extra = explore_all(runner, cases, plan.random, dtypes, quantities, plan.seed, progress)
+        if extra.draws and plan.save:
             save_draws(extra.draws, plan.draws_path)
     result.summary = merged(result.summary, extra.summary)
     result.elements = merged(result.elements, extra.elements)

@@ -4,11 +4,13 @@ schema defined here once, for a run (`run_metadata`) and for merged shards (`mer
 Keys, in this order: ``version.<package>`` for the harness, Python and each framework, then
 platform, seed, dtypes, backends, cotangent, cases, quantities, started, command, duration_s,
 complete, interrupted_by, cases_finished, timings, shard (sharded runs only), counts, and
-random and draws (runs with --random or --replay only).
+random and draws (runs with --random or --replay only); last, as written to the file, files:
+the sha256 of every other file of the set (`with_files`), so a reader can tell a mixed set.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import shlex
@@ -100,7 +102,7 @@ def merged_metadata(
 ) -> dict[str, Any]:
     """The metadata of shard runs joined by `merge`: the first shard's, with the cases, finished
     cases and durations summed, complete only if every shard is, the shard folders, the merge
-    command and the merged summary's counts; no shard or timings."""
+    command and the merged summary's counts; no shard, timings or files."""
     meta = dict(metas[0])
     meta.update(
         cases=int(sum(int(m.get("cases", 0)) for m in metas)),
@@ -111,11 +113,33 @@ def merged_metadata(
         command="python -m harness merge " + " ".join(str(f) for f in folders),
         counts=verdict_counts(summary),
     )
-    meta.pop("shard", None)
-    meta.pop("timings", None)
+    for own in ("shard", "timings", "files"):
+        meta.pop(own, None)
     return meta
 
 
 def metadata_json(meta: Mapping[str, Any]) -> str:
     """metadata.json's text: indented JSON, one trailing newline."""
     return json.dumps(meta, indent=2) + "\n"
+
+
+def digest(data: str | bytes) -> str:
+    """The content hash recorded for a file of the set."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def with_files(meta: Mapping[str, Any], files: Mapping[str, str | bytes]) -> dict[str, Any]:
+    """`meta` with its last key, files: name -> digest of each other file of the set."""
+    return {**meta, "files": {name: digest(data) for name, data in files.items()}}
+
+
+def mismatched(folder: Path, meta: Mapping[str, Any]) -> list[str]:
+    """The files that `meta` (read from `folder`'s metadata.json) lists whose content is not
+    the one it records: the set is mixed. None listed (older versions): nothing to tell."""
+    out = []
+    for name, want in (meta.get("files") or {}).items():
+        path = Path(folder) / name
+        if not path.is_file() or digest(path.read_bytes()) != want:
+            out.append(name)
+    return out
