@@ -22,6 +22,7 @@ from harness.interrupt import DEFAULT_CELL_TIMEOUT
 from harness.mutants.apply import StaleMutant, installed
 from harness.mutants.catalog import Mutant
 from harness.registry import Case
+from harness.results import RunResult
 from harness.runner import Runner
 from harness.vocabulary import QUANTITIES, REFERENCE_DTYPE
 
@@ -121,13 +122,17 @@ class MutationSession:
             self.memos[name] = Memo(be, quantities, [REFERENCE_DTYPE] if slow else None)
         return self.memos[name]
 
-    def run(self, seed: int, dtypes: Sequence[str]) -> Verdicts:
-        """The registry at `seed` on whatever engine the in-house backend has now."""
+    def result(self, seed: int, dtypes: Sequence[str]) -> RunResult:
+        """The whole run of the cases at `seed` on whatever engine the in-house backend has."""
         runner = Runner(self.backends, seed=seed, cell_timeout=self.cell_timeout)
         for name, be in list(runner.backends.items()):
             if name != SUBJECT and name not in runner.missing:
                 runner.backends[name] = self._oracle(name, be)
-        return _verdicts(runner.run(self.cases, dtypes, self.quantities).summary)
+        return runner.run(self.cases, dtypes, self.quantities)
+
+    def run(self, seed: int, dtypes: Sequence[str]) -> Verdicts:
+        """The registry at `seed` on whatever engine the in-house backend has now."""
+        return _verdicts(self.result(seed, dtypes).summary)
 
     def baseline(self, seeds: Iterable[int], dtypes: Sequence[str]) -> dict[int, Verdicts]:
         """The real engine at each seed: it should raise no alarm at all."""

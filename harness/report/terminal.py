@@ -4,11 +4,13 @@ and where the HTML report is."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from harness.judge.causes import Cause
 from harness.report.markup import row_id
 from harness.vocabulary import QUANTITY, SEVERITY, UNEXPECTED
 
@@ -17,6 +19,7 @@ FALLBACK_WIDTH = 160
 #: Unexpected verdicts in the order their groups are listed: numeric failures first, so that
 #: a run of identical errors never hides them.
 GROUP_ORDER = ("fail", "unexpected_pass", "error")
+CAUSES_SHOWN = 3
 ANSI = {"fail": "31", "error": "35", "unexpected_pass": "33", "pass": "32"}
 
 
@@ -112,6 +115,19 @@ def worst_cells(
     return lines
 
 
+def cause_lines(causes: Mapping[str, Sequence[Cause]], width: int) -> list[str]:
+    """'Likely causes' per blamed backend, three lines at most each: hypotheses with their
+    evidence (causes.csv has them all)."""
+    if not causes:
+        return []
+    lines = ["likely causes (hypotheses with their evidence; causes.csv):"]
+    for backend, found in causes.items():
+        for c in list(found)[:CAUSES_SHOWN]:
+            what = "looks like" if c.kind == "mutant" else "op"
+            lines.append(_clip(f"  {backend}: {what} {c.cause} — {c.evidence}", width))
+    return lines
+
+
 def change_counts(changes: pd.DataFrame) -> str:
     """'1 regression(s), 2 fix(es), 3 other change(s) (added, removed or skipped cells)'."""
     n_reg = int((changes["change"] == "regression").sum())
@@ -144,11 +160,13 @@ def render_terminal(
     limit: int = 10,
     width: int | None = None,
     colour: bool = False,
+    causes: Mapping[str, Sequence[Cause]] | None = None,
 ) -> str:
     """The whole end-of-run text, its lines clipped to `width` (default: the terminal's),
     verdicts coloured when `colour` (a terminal)."""
     width = width or terminal_width()
-    lines = [counts_line(summary, colour), *worst_cells(summary, limit, width, colour)]
+    lines = [counts_line(summary, colour), *cause_lines(causes or {}, width),
+             *worst_cells(summary, limit, width, colour)]  # fmt: skip
     if changes is not None:
         lines += change_lines(changes, baseline, limit, width)
     if html_path is not None:

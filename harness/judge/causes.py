@@ -1,0 +1,199 @@
+"""Likely causes of a backend's failures: the op its failing cells share, and the catalogued
+engine bug (mutant) whose errors look most like its own.
+
+A cause is a hypothesis with its evidence, never a verdict: when nothing separates the failing
+cells from the passing ones, or no mutant comes close, the answer says so instead of naming the
+best of bad matches. Pure: it reads summary and elements rows, the ops each case uses (recorded
+while it ran) and the mutants' fingerprints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from harness.vocabulary import ORDER, REFERENCE_DTYPE, UNEXPECTED
+
+CAUSE_COLUMNS = ["backend", "rank", "kind", "cause", "score", "evidence"]
+#: An op whose separation (share of failing cells using it minus share of passing ones) is
+#: below this names nothing.
+OP_FLOOR = 0.5
+#: A mutant whose fingerprint score is below this is not named.
+MUTANT_FLOOR = 0.5
+SHOWN = 3
+#: Verdicts of cells that count as passing for attribution (judged, and right).
+PASSING = ("pass",)
+
+Cell = tuple[str, str]  # case, quantity
+
+
+@dataclass
+class Fingerprint:
+    """Which cells fail and how: the signed relative error at each worst element."""
+
+    failing: set[Cell] = field(default_factory=set)
+    errors: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (case, q, index)
+
+
+def fingerprint(summary: pd.DataFrame, elements: pd.DataFrame, backend: str) -> Fingerprint:
+    """The fingerprint of `backend` in one run's rows (reference-dtype rows where it has
+    them: a bug of the rule shows there without rounding)."""
+    rows = summary[summary["backend"] == backend]
+    dtype = REFERENCE_DTYPE if (rows["dtype"] == REFERENCE_DTYPE).any() else None
+    if dtype is not None:
+        rows = rows[rows["dtype"] == dtype]
+    bad = rows[rows["verdict"].isin(UNEXPECTED)]
+    fp = Fingerprint({(c, q) for c, q in zip(bad["case"], bad["quantity"], strict=True)})
+    el = elements[elements["backend"] == backend]
+    if dtype is not None:
+        el = el[el["dtype"] == dtype]
+    for _, e in el.iterrows():
+        if (e["case"], e["quantity"]) in fp.failing:
+            ref = float(e["reference_value"])
+            rel = (float(e["value"]) - ref) / max(abs(ref), 1.0)
+            if np.isfinite(rel):
+                fp.errors[(e["case"], e["quantity"], str(e["index"]))] = rel
+    return fp
+
+
+@dataclass(frozen=True)
+class Cause:
+    kind: str  # "op" or "mutant"
+    cause: str
+    score: float
+    evidence: str
+
+
+def attribute_ops(
+    summary: pd.DataFrame, backend: str, case_ops: Mapping[str, Sequence[str]]
+) -> list[Cause]:
+    """Vocabulary ops ranked by how well "the case uses this op" separates the backend's
+    failing cells from its passing ones, each with the order or dtype that sharpens it."""
+    rows = summary[summary["backend"] == backend]
+    failing = rows[rows["verdict"].isin(UNEXPECTED)]
+    passing = rows[rows["verdict"].isin(PASSING)]
+    if failing.empty:
+        return []
+    if passing.empty:  # nothing to tell the failing cells apart from
+        return [Cause("op", "none", 0.0, _nothing_separates(failing, passing))]
+    found: list[Cause] = []
+    left = failing  # greedy: each next op must explain failing cells the earlier ones did not
+    while len(found) < SHOWN and not left.empty:
+        ops = sorted({op for c in left["case"] for op in case_ops.get(c, ())})
+        scored = [_best_split(op, left, passing, case_ops, len(failing)) for op in ops]
+        best = max(scored, key=lambda cs: (cs[0].score, cs[0].cause), default=None)
+        if best is None or best[0].score < OP_FLOOR:
+            break
+        found.append(best[0])
+        left = left[~best[1]]
+    if not found:
+        return [Cause("op", "none", 0.0, _nothing_separates(failing, passing))]
+    return found
+
+
+def _best_split(
+    op: str,
+    failing: pd.DataFrame,
+    passing: pd.DataFrame,
+    case_ops: Mapping[str, Sequence[str]],
+    total: int,
+) -> tuple[Cause, np.ndarray]:
+    """The op's best qualifier (none, an order, a dtype) and the failing cells it explains.
+    Score: the share of all `total` failing cells explained, minus the share of passing cells
+    (under the same qualifier) that use the op too."""
+    uses = {c for c, ops in case_ops.items() if op in ops}
+    best: tuple[Cause, np.ndarray] | None = None
+    for label, keep in _qualifiers(failing, passing):
+        hit = keep(failing) & failing["case"].isin(uses).to_numpy()
+        p = passing[keep(passing)]
+        b = int(p["case"].isin(uses).sum())
+        score = hit.sum() / total - (b / len(p) if len(p) else 0.0)
+        if best is None or score > best[0].score + 1e-9:
+            where = f" ({label})" if label else ""
+            rest = "" if len(failing) == total else " other"
+            evidence = (
+                f"{int(hit.sum())} of the {len(failing)}{rest} failing cells are of "
+                f"cases using {op}{where}; {b} of the {len(p)} passing ones are"
+            )
+            best = (Cause("op", f"{op}{where}", round(float(score), 3), evidence), hit)
+    assert best is not None
+    return best
+
+
+def _qualifiers(failing: pd.DataFrame, passing: pd.DataFrame) -> list:
+    out = [("", lambda d: np.ones(len(d), dtype=bool))]
+    for order in sorted({ORDER[q] for q in failing["quantity"]}):
+        word = {0: "values only", 1: "first order only", 2: "second order only"}[order]
+        out.append((word, lambda d, o=order: d["quantity"].map(ORDER).eq(o).to_numpy()))
+    for dtype in sorted(set(failing["dtype"])):
+        out.append((f"{dtype} only", lambda d, t=dtype: d["dtype"].eq(t).to_numpy()))
+    return out
+
+
+def _nothing_separates(failing: pd.DataFrame, passing: pd.DataFrame) -> str:
+    return (f"no op separates the {len(failing)} failing cells from the {len(passing)} passing "
+            "ones: the bug is not tied to one op (or every case uses it)")  # fmt: skip
+
+
+def match_mutants(mine: Fingerprint, catalog: Mapping[str, tuple[str, Fingerprint]]) -> list[Cause]:
+    """Mutants ranked by how alike their failures are: the overlap of the failing cells
+    (Jaccard) times the correlation of the errors where both fail. Mutants with the same
+    score and the same failing cells are listed together."""
+    if not mine.failing:
+        return []
+    scored = []
+    for name, (what, fp) in catalog.items():
+        shared = mine.failing & fp.failing
+        union = mine.failing | fp.failing
+        overlap = len(shared) / len(union) if union else 0.0
+        corr = _correlation(mine, fp)
+        score = overlap * max(corr, 0.0)
+        evidence = (
+            f"{len(shared)}/{len(mine.failing)} failing cells shared "
+            f"({len(fp.failing)} fail under the mutant), error correlation {corr:.2f}"
+        )
+        scored.append((round(score, 3), name, what, evidence))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    top = [s for s in scored if s[0] >= MUTANT_FLOOR]
+    if not top:
+        best = scored[0] if scored else None
+        why = f" (closest: {best[1]}, score {best[0]:.2f})" if best else ""
+        return [Cause("mutant", "none", 0.0, f"no catalogued bug comes close{why}")]
+    out: list[Cause] = []
+    for score, name, what, evidence in top:
+        same = [o for o in out if o.score == score and o.evidence == evidence]
+        if same:  # an identical signature: listed together
+            i = out.index(same[0])
+            out[i] = Cause("mutant", f"{out[i].cause} = {name}: {what}", score, evidence)
+            continue
+        if len(out) == SHOWN:
+            break
+        out.append(Cause("mutant", f"{name}: {what}", score, evidence))
+    return out
+
+
+def _correlation(a: Fingerprint, b: Fingerprint) -> float:
+    """Cosine of the two error vectors over the elements both hold (0 with none shared)."""
+    keys = sorted(set(a.errors) & set(b.errors))
+    if not keys:
+        return 0.0
+    x = np.array([a.errors[k] for k in keys])
+    y = np.array([b.errors[k] for k in keys])
+    nx, ny = float(np.linalg.norm(x)), float(np.linalg.norm(y))
+    if nx == 0 or ny == 0:
+        return 0.0
+    return float(x @ y / (nx * ny))
+
+
+def causes_table(per_backend: Mapping[str, list[Cause]]) -> pd.DataFrame:
+    """causes.csv: one row per (backend, rank)."""
+    rows = [
+        dict(backend=b, rank=i + 1, kind=c.kind, cause=c.cause, score=c.score,
+             evidence=c.evidence)
+        for b, found in per_backend.items()
+        for i, c in enumerate(found)
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=CAUSE_COLUMNS)

@@ -1,0 +1,56 @@
+"""Likely causes for every backend with unexpected cells: the ops its failing cells share and the
+catalogued engine bugs whose fingerprints look like its own (harness.judge.causes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from harness.judge.causes import (
+    Cause,
+    attribute_ops,
+    causes_table,
+    fingerprint,
+    match_mutants,
+)
+from harness.mutants.signatures import signatures
+from harness.registry import Case
+from harness.usage import ops_used
+from harness.vocabulary import UNEXPECTED
+
+
+def blamed_backends(summary: pd.DataFrame) -> list[str]:
+    """Backends with unexpected cells blamed on them, most first."""
+    bad = summary[summary["verdict"].isin(UNEXPECTED) & (summary["blame"] == summary["backend"])]
+    return list(bad["backend"].value_counts().index)
+
+
+def likely_causes(
+    summary: pd.DataFrame,
+    elements: pd.DataFrame,
+    cases: Sequence[Case],
+    seed: int = 0,
+    mutants: bool = True,
+) -> dict[str, list[Cause]]:
+    """backend -> its likely causes, ops first, then mutants (``mutants=False``: ops only)."""
+    backends = blamed_backends(summary)
+    if not backends:
+        return {}
+    ran = [c for c in cases if c.name in set(summary["case"])]
+    case_ops = {c.name: ops_used(c.fn, list(c.draw(seed).values())) for c in ran}
+    catalog = signatures(ran, seed) if mutants else {}
+    out = {}
+    for b in backends:
+        found = attribute_ops(summary, b, case_ops)
+        if catalog:
+            found += match_mutants(fingerprint(summary, elements, b), catalog)
+        out[b] = found
+    return out
+
+
+def causes_csv(per_backend: dict[str, list[Cause]]) -> pd.DataFrame:
+    return causes_table(per_backend)
+
+
+__all__ = ["blamed_backends", "causes_csv", "likely_causes"]
