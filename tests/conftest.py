@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -52,3 +55,7 @@ def planted(monkeypatch):
         return "planted"
 
     return set_mode
+
+
+# One mutant-fingerprint cache for the whole suite, subprocesses included (they inherit it).
+os.environ.setdefault("HARNESS_CACHE", str(Path(__file__).resolve().parents[1] / ".cache"))

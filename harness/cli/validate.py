@@ -29,7 +29,9 @@ from harness.executors import (
     worker_env,
 )
 from harness.interrupt import DEFAULT_CELL_TIMEOUT, Interrupted, hold_signals, pending_signal
+from harness.mutants.causes import CAUSES_FILE, causes_csv, likely_causes
 from harness.registry import Case
+from harness.report.csv import to_csv_text
 from harness.report.metadata import run_metadata
 from harness.report.report_set import write_report_set
 from harness.report.terminal import render_terminal
@@ -61,6 +63,11 @@ def configure(sub: Any) -> None:
                    help="rerun exactly the inputs of these draw ids (from --random) instead of "
                         "the registry")  # fmt: skip
     p.add_argument("--draws", metavar="PATH", help="the draws file (default: OUT/draws.json)")
+    p.add_argument("--causes", choices=("all", "ops", "none"), default="all",
+                   help="likely causes of each blamed backend's failures in causes.csv: the ops "
+                        "and the catalogued engine bugs they look like (all, default; the bugs' "
+                        "fingerprints are computed once and cached under .cache/), ops only, "
+                        "or none")  # fmt: skip
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run cases in N worker processes")  # fmt: skip
     p.add_argument("--shard", metavar="K/N",
@@ -135,10 +142,13 @@ def run(args: argparse.Namespace) -> int:
     draws = {} if not (draws_in_set and extra and extra.draws and not plan.replay) else {
         draws_path.name: generate.draws_json(extra.draws, draws_path)
     }  # fmt: skip
+    causes = {} if args.causes == "none" else likely_causes(
+        s, e, cases, args.seed, mutants=args.causes == "all")  # fmt: skip
+    extra_files = {**draws, CAUSES_FILE: to_csv_text(causes_csv(causes))}
     paths = write_report_set(out, s, e, meta, result.arrays, changes, args.baseline,
-                             save_arrays=bool(args.shard), extra=draws)  # fmt: skip
+                             save_arrays=bool(args.shard), extra=extra_files)  # fmt: skip
     print(render_terminal(s, out / "report.html", changes, args.baseline or "", 10,
-                          colour=sys.stdout.isatty()))  # fmt: skip
+                          colour=sys.stdout.isatty(), causes=causes))  # fmt: skip
     for p in paths:
         print(f"wrote {p}")
     if result.interrupted:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import cache
 from harness.backends import load_module
 from harness.library import load_case_module, load_cases
 from harness.registry import Case
@@ -105,7 +106,8 @@ def crashed(
 
 
 def worker_env(device: str = "cpu") -> tuple[tuple[str, str], ...]:
-    """The environment for workers: WORKER_ENV, the device, and JAX's platform."""
-    env = {**WORKER_ENV, "HARNESS_DEVICE": device}
+    """The environment for workers: WORKER_ENV, the device, JAX's platform, and the project
+    cache folder, absolute (a Ray worker starts in a folder of its own)."""
+    env = {**WORKER_ENV, "HARNESS_DEVICE": device, cache.ENV: str(cache.root() or cache.OFF[0])}
     env["JAX_PLATFORMS"] = os.environ.get("JAX_PLATFORMS", "cpu" if device == "cpu" else "")
     return tuple(sorted(env.items()))

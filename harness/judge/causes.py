@@ -22,7 +22,7 @@ CAUSE_COLUMNS = ["backend", "rank", "kind", "cause", "score", "evidence"]
 #: below this names nothing.
 OP_FLOOR = 0.5
 #: A mutant whose fingerprint score is below this is not named.
-MUTANT_FLOOR = 0.5
+MUTANT_FLOOR = 0.7
 SHOWN = 3
 #: Verdicts of cells that count as passing for attribution (judged, and right).
 PASSING = ("pass",)

@@ -6,10 +6,15 @@ Nothing here computes a result: the arrays come from the runner (`RunResult.arra
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
+import importlib.metadata
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from harness import cache
 
 #: Figures stay small: a report may hold dozens of them.
 DPI = 96
@@ -36,6 +41,33 @@ def png_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def kept(render: Callable[..., str]) -> Callable[..., str]:
+    """A figure is a function of its arguments alone: kept in the project cache under their
+    digest (and matplotlib's version), so that a warm run's report renders none it has."""
+
+    @functools.wraps(render)
+    def figure(*args, **kwargs) -> str:
+        parts = [_digest(a) for a in (*args, *sorted(kwargs.items()))]
+        name = cache.key(render.__name__, parts, importlib.metadata.version("matplotlib"))
+        got = cache.read("figures", name)
+        if got is not None:
+            return got.decode("ascii")
+        uri = render(*args, **kwargs)
+        cache.write("figures", name, uri.encode("ascii"))
+        return uri
+
+    return figure
+
+
+def _digest(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        return (data.shape, str(data.dtype), hashlib.sha256(data.tobytes()).hexdigest())
+    if isinstance(value, tuple | list):
+        return tuple(_digest(v) for v in value)
+    return repr(value)
+
+
 def _ticks(ax, n: int, axis: str) -> None:
     step = max(1, int(np.ceil(n / MAX_TICKS)))
     ticks = list(range(0, n, step))
@@ -43,6 +75,7 @@ def _ticks(ax, n: int, axis: str) -> None:
     getattr(ax, f"set_{axis}ticklabels")([str(t) for t in ticks], fontsize=7)
 
 
+@kept
 def error_heatmap(
     err: np.ndarray, tol_abs: float, title: str, labels: Sequence[str] = ("row", "column")
 ) -> str:
@@ -83,6 +116,7 @@ def error_heatmap(
     return png_data_uri(fig)
 
 
+@kept
 def taylor_plot(steps: np.ndarray, remainders: np.ndarray, title: str) -> str:
     """Taylor remainder r(h) against h on log-log axes, with slope-1 and slope-2 guides (a right
     gradient follows slope 2, a wrong one slope 1); returns a PNG data URI."""

@@ -1,0 +1,137 @@
+"""Compiled JAX programs kept in the project cache (harness.cache), so that a warm run neither
+traces, lowers nor compiles them again.
+
+A program is stored only where the harness's source digest covers everything it was traced
+from: a case defined in the harness package (the registry's own library), run by a backend
+class of the package, on the CPU. A user's case module, a test's lambda or a subclass built
+elsewhere is traced every time (JAX's own persistent cache still spares its compilation, keyed
+on the program itself). The executable loaded is the very binary a cold run compiled, so its
+results are bit-for-bit those of a cold run. Such a program is compiled afresh, never taken from
+JAX's cache, which then keeps none of them: an executable that JAX's cache loaded serialises
+into one whose kernels are missing when it is loaded again ("Function ... not found").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+import platform
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from harness import cache
+
+KIND = "jax"
+_MIN_SECONDS = "jax_persistent_cache_min_compile_time_secs"
+_hits = [0]  # programs JAX's persistent cache gave, counted by its monitoring events
+
+
+@functools.cache
+def configure(jax: Any) -> None:
+    """JAX's persistent compilation cache in the project cache folder, every program kept
+    (once per process: JAX reads the folder at its first compilation)."""
+    folder = cache.jax_compilation_cache()
+    if folder is None:
+        return
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update(_MIN_SECONDS, 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    jax.monitoring.register_event_listener(_count_hit)
+
+
+def _count_hit(event: str, **_: Any) -> None:
+    if event == "/jax/compilation_cache/cache_hits":
+        _hits[0] += 1
+
+
+def compile_and_keep(jax: Any, lowered: Any, options: dict | None, name: str | None) -> Any:
+    """Compile `lowered`; with a `name`, afresh (JAX's cache neither gives nor keeps it) and
+    stored under that name."""
+    if name is None:
+        return lowered.compile(compiler_options=options) if options else lowered.compile()
+    before, old = _hits[0], getattr(jax.config, _MIN_SECONDS)
+    with contextlib.ExitStack() as undo:
+        jax.config.update(_MIN_SECONDS, float("inf"))  # JAX's cache writes none of these
+        undo.callback(jax.config.update, _MIN_SECONDS, old)
+        compiled = lowered.compile(compiler_options=options) if options else lowered.compile()
+    if _hits[0] == before:  # an entry an older harness left in JAX's cache is not kept
+        store(name, compiled)
+    return compiled
+
+
+def _defined_in_package(obj: Any) -> bool:
+    try:
+        return cache.in_package(inspect.getsourcefile(obj))
+    except TypeError:
+        return False
+
+
+def cacheable(backend: Any, fn: Callable) -> bool:
+    """Whether the digest of the harness's sources covers every input of this trace."""
+    if cache.root() is None or backend.platform != "cpu":
+        return False
+    module = sys.modules.get(getattr(fn, "__module__", ""), None)
+    if getattr(module, getattr(fn, "__name__", ""), None) is not fn:
+        return False  # not a module-level function (a lambda, a closure, a replaced one)
+    return _defined_in_package(type(backend)) and _defined_in_package(fn)
+
+
+@functools.cache
+def _host() -> str:
+    """The CPU's feature flags: XLA compiles for the host it runs on."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((ln for ln in f if ln.startswith("flags")), platform.processor())
+    except OSError:
+        return platform.processor()
+
+
+def program_key(jax: Any, what: tuple, fn: Callable, args: tuple, options: dict | None) -> str:
+    """The file name of a program: what it computes, for which case and argument shapes, with
+    which JAX, options and host."""
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    device = jax.devices("cpu")[0]
+    return cache.key(
+        what, fn.__module__, fn.__qualname__, str(tree),
+        [(tuple(np.shape(a)), str(a.dtype)) for a in leaves],
+        sorted((options or {}).items()), jax.__version__, _jaxlib_version(),
+        jax.config.jax_enable_x64, jax.config.jax_default_matmul_precision,
+        os.environ.get("XLA_FLAGS", ""), device.device_kind, device.client.platform_version,
+        _host(),
+    )  # fmt: skip
+
+
+def _jaxlib_version() -> str:
+    import jaxlib
+
+    return jaxlib.__version__
+
+
+def load(jax: Any, name: str, args: tuple, out_tree: Any) -> Callable | None:
+    """The compiled program stored under `name`, or None (absent, or it would not load)."""
+    blob = cache.read(KIND, name)
+    if blob is None:
+        return None
+    from jax.experimental import serialize_executable
+
+    in_tree = jax.tree_util.tree_structure((args, {}))
+    try:
+        return serialize_executable.deserialize_and_load(blob, in_tree, out_tree)
+    except Exception:  # a damaged or foreign entry: compile afresh (and overwrite it)
+        return None
+
+
+def store(name: str, compiled: Any) -> None:
+    """Keep a compiled program under `name` (quietly not, where it cannot be serialised)."""
+    from jax.experimental import serialize_executable
+
+    try:
+        blob = serialize_executable.serialize(compiled)[0]
+    except Exception:
+        return
+    cache.write(KIND, name, blob)
