@@ -7,14 +7,25 @@ values that have the cell's shape and dtype.
 from __future__ import annotations
 
 import time
-import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
 from harness.backends.base import Backend, Estimate, Problem, Unsupported
-from harness.interrupt import DEFAULT_CELL_TIMEOUT, CellTimeout, call_with_timeout
+from harness.backends.supervised import Supervised
+from harness.errors import BackendFault, describe
+from harness.interrupt import (
+    DEFAULT_CELL_TIMEOUT,
+    CellTimeout,
+    CtrlC,
+    call_with_timeout,
+    real_interrupts,
+)
 from harness.vocabulary import DENSE_LIMIT, QUANTITY
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,33 +52,59 @@ class Outcome:
 def run_cell(
     be: Backend, quantity: str, p: Problem, timeout: float | None = DEFAULT_CELL_TIMEOUT
 ) -> Outcome:
-    """One backend computing one quantity; every fault (a hang past `timeout` seconds too)
-    becomes an error outcome."""
+    """One backend computing one quantity; every fault (a hang past `timeout` seconds, a
+    result that is no array, SystemExit or KeyboardInterrupt raised by the backend) becomes an
+    error outcome. A real Ctrl-C still stops the run. A supervised backend (a plugin in its
+    worker process) keeps the time limit itself."""
     dtype = str(p.dtype)
     t0 = time.perf_counter()
+    limit = None if isinstance(be, Supervised) else timeout
     try:
-        res = call_with_timeout(be.compute, timeout, quantity, p)
+        with real_interrupts():
+            value, noise = call_with_timeout(_arrays, limit, be, quantity, p)
     except Unsupported as e:
         return Outcome(be.name, dtype, "skipped", reason=str(e))
     except CellTimeout as e:
         return Outcome(be.name, dtype, "error", reason=str(e), seconds=e.seconds)
-    except Exception as e:  # a backend fault is recorded, never raised
-        where = traceback.extract_tb(e.__traceback__)[-1]
-        return Outcome(
-            be.name, dtype, "error",
-            reason=f"{type(e).__name__}: {e} (at {where.name}, line {where.lineno})",
-        )  # fmt: skip
+    except BackendFault as e:  # described by the backend's worker process (a kill: its time)
+        return Outcome(be.name, dtype, "error", reason=str(e), seconds=time.perf_counter() - t0)
+    except CtrlC:
+        raise
+    except (Exception, SystemExit, KeyboardInterrupt) as e:  # the backend's fault, recorded
+        return Outcome(be.name, dtype, "error", reason=describe(e))
     secs = time.perf_counter() - t0
-    value, noise = (res.value, res.error) if isinstance(res, Estimate) else (res, None)
-    value = np.asarray(value)
     want = p.expected(quantity)
     if value.shape != want:
         return Outcome(be.name, dtype, "error", reason=f"returned shape {value.shape}, "
                        f"expected {want}", seconds=secs)  # fmt: skip
+    if value.dtype.kind in "OSUb":  # objects, text, truth values: nothing to compare
+        return Outcome(be.name, dtype, "error", reason=f"returned {value.dtype} values, not "
+                       "numbers", seconds=secs)  # fmt: skip
     if value.dtype != p.dtype and be.exact_dtype:
         return Outcome(be.name, dtype, "error", reason=f"returned {value.dtype} in a "
                        f"{p.dtype} cell (silent cast)", seconds=secs)  # fmt: skip
     return Outcome(be.name, dtype, "ok", value, noise, seconds=secs)
+
+
+def _arrays(be: Backend, quantity: str, p: Problem) -> tuple[np.ndarray, np.ndarray | None]:
+    """The backend's result as numpy arrays: converting it is part of the cell (a ragged list,
+    a tensor that requires grad or an ``__array__`` that raises is that cell's error)."""
+    res = be.compute(quantity, p)
+    if isinstance(res, Estimate):
+        return np.asarray(res.value), np.asarray(res.error)
+    return np.asarray(res), None
+
+
+def guarded(fn: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:
+    """``(fn(*args), None)``, or ``(None, the fault in words)`` when the backend's method
+    raises (SystemExit and KeyboardInterrupt too; a real Ctrl-C passes)."""
+    try:
+        with real_interrupts():
+            return fn(*args), None
+    except CtrlC:
+        raise
+    except (Exception, SystemExit, KeyboardInterrupt) as e:
+        return None, describe(e)
 
 
 def dense_refusal(q: str, p: Problem) -> str:

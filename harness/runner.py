@@ -8,7 +8,6 @@ a backend: everything it weighs is computed here first.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,10 +15,18 @@ from dataclasses import replace
 
 import numpy as np
 
-from harness.backends import get as get_backend
+from harness.backends import start
 from harness.backends.base import Backend, Problem, Traits
-from harness.execute import Outcome, dense_refusal, run_cell
-from harness.interrupt import DEFAULT_CELL_TIMEOUT, CellTimeout, Interrupted, call_with_timeout
+from harness.errors import BackendFault, describe
+from harness.execute import Outcome, dense_refusal, guarded, run_cell
+from harness.interrupt import (
+    DEFAULT_CELL_TIMEOUT,
+    CellTimeout,
+    CtrlC,
+    Interrupted,
+    call_with_timeout,
+    real_interrupts,
+)
 from harness.judge import diagnosis
 from harness.judge.consensus import BORROWED, base_name
 from harness.judge.group import CASE_BLAME, Evidence, judge_group, zero_under
@@ -40,29 +47,61 @@ class Runner:
         seed: int = 0,
         cotangent: str = "random",
         cell_timeout: float | None = DEFAULT_CELL_TIMEOUT,
+        isolate: bool = True,
     ):
-        """`backend_names`: ids to instantiate, or instances by id (harness.check's own)."""
+        """`backend_names`: ids to instantiate, or instances by id (harness.check's own).
+        `isolate`: plugin backends run in supervised worker processes (harness.backends.start)."""
         self.seed = seed
         self.cell_timeout = cell_timeout
         self.cotangent = cotangent
         self.backends: dict[str, Backend] = {}
         self.missing: dict[str, str] = {}
+        #: backends whose constructor, available() or traits() raised: error in every cell
+        self.broken: dict[str, str] = {}
+        #: (case, backend) -> why its applies() or prepare() raised on that case
+        self._faulty: dict[tuple[str, str], str] = {}
         self.arrays: dict[ArrayKey, np.ndarray] = {}
         given = dict(backend_names) if isinstance(backend_names, Mapping) else {}
         for name in backend_names:
-            try:
-                self.backends[name] = be = given[name] if name in given else get_backend(name)
-                why = be.available()
-            except ImportError as e:
-                self.backends[name] = Backend()
-                why = f"backend {name} could not be loaded: {e}"
-            if why:
-                self.missing[name] = why
-        self.traits: dict[str, Traits] = {n: b.traits() for n, b in self.backends.items()}
+            self._start(name, given, isolate)
+        self.traits: dict[str, Traits] = {n: self._traits(n) for n in self.backends}
         #: each (case, backend)'s second derivatives at the diagnosis points, computed once
         self._points: dict[tuple[str, str], list[tuple[float, float]]] = {}
         #: seconds in each backend's cells, summed over the run (metadata.json: timings)
         self.timings: dict[str, float] = defaultdict(float)
+
+    def _start(self, name: str, given: Mapping[str, Backend], isolate: bool) -> None:
+        """Backend `name` instantiated and asked whether it is available; a framework that is
+        missing makes its cells skipped, a fault (its constructor, available()) errors."""
+        try:
+            with real_interrupts():
+                be = given[name] if name in given else start(name, isolate, self.cell_timeout)
+        except ImportError as e:
+            self.backends[name] = Backend()
+            self.missing[name] = f"backend {name} could not be loaded: {e}"
+            return
+        except CtrlC:
+            raise
+        except (Exception, SystemExit, KeyboardInterrupt) as e:
+            self.backends[name] = Backend()
+            said = describe(e)  # a supervised backend's worker has put it in words already
+            started = isinstance(e, BackendFault)
+            self.broken[name] = said if started else f"{name} could not start: {said}"
+            return
+        self.backends[name] = be
+        why, fault = guarded(be.available)
+        if fault:
+            self.broken[name] = f"{name}.available() raised {fault}"
+        elif why:
+            self.missing[name] = str(why)
+
+    def _traits(self, name: str) -> Traits:
+        if name in self.broken:
+            return Traits()
+        got, fault = guarded(self.backends[name].traits)
+        if fault:
+            self.broken[name] = f"{name}.traits() raised {fault}"
+        return got if isinstance(got, Traits) else Traits()
 
     # -- one case ---------------------------------------------------------------------------
     def run_case(
@@ -117,8 +156,8 @@ class Runner:
     def _declared(self, case: Case, backend: str, q: str, dtype: str) -> Expect | None:
         """The case's declaration on this cell, else the backend's own."""
         found = case.expectation(backend, q, dtype)
-        if found is None and backend in self.backends:
-            found = self.backends[backend].expectation(case, q, dtype)
+        if found is None and backend in self.backends and backend not in self.broken:
+            found, _ = guarded(self.backends[backend].expectation, case, q, dtype)
         return found
 
     def _probes(self, case: Case, q: str, p: Problem, ok: Mapping[str, Outcome]) -> dict:
@@ -139,23 +178,30 @@ class Runner:
     def _prepare(self, case: Case, problems: Mapping[str, Problem], qs: Sequence[str]) -> None:
         """Each backend learns the case's cells up front (jax compiles them as one program)."""
         for name, be in self.backends.items():
-            if name in self.missing:
+            if name in self.missing or name in self.broken:
                 continue
-            plan = [
-                (p, [q for q in qs if be.applies(case, q, d) and not dense_refusal(q, p)])
-                for d, p in problems.items()
-            ]
-            with contextlib.suppress(Exception):  # the cells then report their own faults
-                be.prepare(plan)
+            plan, fault = guarded(_plan, be, case, problems, qs)
+            if fault:
+                self._faulty[case.name, name] = f"{name}.applies() raised {fault}"
+                continue
+            _, fault = guarded(be.prepare, plan)
+            if fault:
+                self._faulty[case.name, name] = f"{name}.prepare() raised {fault}"
 
     def _outcomes(self, case: Case, q: str, p: Problem) -> dict[str, Outcome]:
         dtype = str(p.dtype)
         out: dict[str, Outcome] = {}
         too_big = dense_refusal(q, p)
         for name, be in self.backends.items():
+            fault = self.broken.get(name) or self._faulty.get((case.name, name))
             if name in self.missing:
                 out[name] = Outcome(name, dtype, "skipped", reason=self.missing[name])
-            elif not be.applies(case, q, dtype):
+            elif fault:
+                out[name] = Outcome(name, dtype, "error", reason=fault)
+            elif not (applies := guarded(be.applies, case, q, dtype))[0]:
+                if applies[1]:
+                    out[name] = Outcome(name, dtype, "error",
+                                        reason=f"{name}.applies() raised {applies[1]}")  # fmt: skip
                 continue  # no such cell (e.g. mp on a vector case, a formula for other cases)
             elif too_big:
                 out[name] = Outcome(name, dtype, "skipped", reason=too_big)
@@ -225,6 +271,16 @@ class Runner:
             for k, v in sorted(getattr(be, "timings", {}).items()):
                 out[f"{name}.{k}"] = round(v, 3)
         return out
+
+
+def _plan(
+    be: Backend, case: Case, problems: Mapping[str, Problem], qs: Sequence[str]
+) -> list[tuple[Problem, list[str]]]:
+    """What `be.prepare` is told: each problem with the quantities its cells will ask for."""
+    return [
+        (p, [q for q in qs if be.applies(case, q, d) and not dense_refusal(q, p)])
+        for d, p in problems.items()
+    ]
 
 
 def _borrowed(oracles: Mapping[str, Outcome]) -> dict[str, Outcome]:

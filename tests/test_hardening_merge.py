@@ -23,14 +23,14 @@ FAULTY = """
     from harness.backends import Unsupported
     from harness.backends.inhouse import InHouse
 
-    class Faulty(InHouse):
-        name = "faulty"
+    class Flaky(InHouse):
+        name = "flaky"
 
         def grad(self, p):
             raise RuntimeError("planted")
 
         def hvp(self, p):
-            raise Unsupported("faulty has no hvp")
+            raise Unsupported("flaky has no hvp")
 """
 
 
@@ -38,9 +38,9 @@ FAULTY = """
 def runs(tmp_path_factory) -> dict[str, Path]:
     """An unsharded run and its three shards, with error and skipped cells in each."""
     tmp = tmp_path_factory.mktemp("runs")
-    plugin = tmp / "faulty.py"
+    plugin = tmp / "flaky.py"
     plugin.write_text(textwrap.dedent(FAULTY))
-    argv = ["validate", *CASES, *QUICK, "--backends", "inhouse,faulty,fd,mp",
+    argv = ["validate", *CASES, *QUICK, "--backends", "inhouse,flaky,fd,mp",
             "--backend-module", str(plugin)]  # fmt: skip
     out = {"whole": tmp / "whole", **{f"{k}/3": tmp / f"s{k}" for k in (1, 2, 3)}}
     assert main([*argv, "--out", str(out["whole"])]) == 1
@@ -76,7 +76,7 @@ def test_merged_real_shards_with_skipped_and_error_cells_equal_the_whole_run(run
     page, whole = ((d / "report.html").read_text() for d in (merged, runs["whole"]))
     grid = slice(page.index('<h2 id="grid">'), None)
     assert page[grid] == whole[whole.index('<h2 id="grid">') :]  # grid and details alike
-    assert "RuntimeError: planted" in page and "faulty has no hvp" in page
+    assert "RuntimeError: planted" in page and "flaky has no hvp" in page
 
 
 def test_every_shard_records_its_k_of_n(runs):

@@ -78,7 +78,7 @@ def test_an_interrupted_run_writes_the_cases_it_finished_and_says_so(tmp_path, s
     assert len(s) == 2 * 2 * 2 and set(s.verdict) == {"pass"}  # cases x quantities x backends
     assert "two_paths_reduced" in (tmp_path / "report.html").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "elements.csv", "metadata.json", "report.html", "summary.csv",
+        "causes.csv", "elements.csv", "metadata.json", "report.html", "summary.csv",
     ]  # fmt: skip
 
 

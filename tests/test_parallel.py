@@ -138,20 +138,36 @@ class Crasher(Backend):
 '''
 
 
-def test_a_case_that_kills_its_worker_is_error_and_the_others_complete(tmp_path):
-    module = tmp_path / "crasher.py"
+@pytest.fixture(scope="module")
+def crasher(tmp_path_factory) -> Path:
+    """One file for the module: a backend name comes from one file only."""
+    module = tmp_path_factory.mktemp("crasher") / "crasher.py"
     module.write_text(CRASHER)
+    return module
+
+
+@pytest.mark.parametrize("isolation", ["plugin in its own process", "--no-isolation"])
+def test_a_case_that_kills_its_worker_is_error_and_the_others_complete(
+    tmp_path, crasher, isolation
+):
+    module = crasher
     out = tmp_path / "out"
     argv = ["validate", "--jobs", "2", "--backend-module", str(module), "--backends",
             "crasher,inhouse,mp", "--quantities", "value", "--out", str(out),
             "--cases", "two_paths", "two_paths_vector", "seed_composite"]  # fmt: skip
-    assert main(argv) == 1
+    assert main([*argv, *([isolation] if isolation.startswith("--") else [])]) == 1
     import pandas as pd
 
     s = pd.read_csv(out / "summary.csv")
     dead = s[s.case == "two_paths"]
-    assert len(dead) and set(dead.verdict) == {"error"}
-    assert all("worker process running this case died" in r for r in dead.reason)
+    if isolation.startswith("--"):  # the pool's worker dies: the whole case is lost
+        assert len(dead) and set(dead.verdict) == {"error"}
+        assert all("worker process running this case died" in r for r in dead.reason)
+    else:  # only the plugin's own worker dies: only its cell is lost
+        assert dead.set_index("backend").verdict.to_dict() == {
+            "crasher": "error", "inhouse": "pass", "mp": "pass"
+        }  # fmt: skip
+        assert "its worker process died" in dead[dead.backend == "crasher"].reason.iloc[0]
     alive = s[s.case != "two_paths"]
     assert set(alive.case) == {"two_paths_vector", "seed_composite"}
     assert set(alive.verdict) == {"pass"}

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from harness.backends import plugins
 from harness.backends.base import Backend, Estimate, Problem, Traits, Unsupported
+from harness.backends.supervised import Supervised
 
 # backend id -> "module:Class"; modules are imported only when the backend is used.
 BUILTIN: dict[str, str] = {
@@ -40,6 +41,16 @@ def get(name: str) -> Backend:
     return getattr(importlib.import_module(module), cls)()
 
 
+def start(name: str, isolate: bool = True, timeout: float | None = None) -> Backend:
+    """Backend `name` ready for a run: a built-in one in this process; a plugin in a
+    supervised worker process of its own (`isolate`; killed when a call outlives `timeout`
+    seconds) or, without isolation, here. ImportError when it cannot be loaded; any other
+    exception is its constructor's."""
+    if name in BUILTIN or not isolate:
+        return get(name)
+    return Supervised(name, plugins.backend_class(name), plugins.locate(name), timeout)
+
+
 def names() -> list[str]:
     """Every selectable backend id: the built-in ones, then plugins (harness.plugins)."""
     return [*BUILTIN, *(n for n in plugins.names() if n not in BUILTIN)]
@@ -56,6 +67,6 @@ def load_module(path: str, taken: Iterable[str] = ()) -> list[str]:
 
 
 __all__ = [
-    "BUILTIN", "DEFAULT", "GPU_TWINS", "Backend", "Estimate", "Problem", "Traits", "Unsupported",
-    "get", "load_module", "names", "origin",
+    "BUILTIN", "DEFAULT", "GPU_TWINS", "Backend", "Estimate", "Problem", "Supervised", "Traits",
+    "Unsupported", "get", "load_module", "names", "origin", "start",
 ]  # fmt: skip

@@ -48,8 +48,11 @@ class Backend:
     compute in (never return another dtype: that is reported as a silent cast); namespace
     functions it lacks (raise Unsupported from the namespace's ``__getattr__``).
     The defaults derive ``jacobian`` from ``jvp`` and ``hessian`` from ``hvp`` column by column;
-    ``jvp`` and ``hvp`` raise Unsupported unless overridden. Any other exception is an
-    ``error`` row. ``python -m harness check-backend NAME`` lists what a backend lacks;
+    ``jvp`` and ``hvp`` raise Unsupported unless overridden. Any other exception (SystemExit
+    and KeyboardInterrupt too), or a result that is no numeric array, is an ``error`` row; a
+    fault in ``__init__``, ``available``, ``applies`` or ``prepare`` makes its cells errors.
+    A plugin runs in a worker process of its own (harness.backends.supervised) unless
+    ``--no-isolation``. ``python -m harness check-backend NAME`` lists what a backend lacks;
     docs/your-own-framework.md walks through writing and registering one.
     """
 
@@ -123,7 +126,8 @@ class Backend:
     def prepare(self, plan: Sequence[tuple[Problem, Sequence[str]]]) -> None:
         """Called once per case before its cells, with each problem (one per dtype) and the
         quantities its cells will ask for, so that a backend may compile them together (jax
-        does). The default does nothing; a fault here is ignored (the cells report their own)."""
+        does). The default does nothing; a fault here makes this backend's cells of the case
+        errors, with the reason."""
 
 
 def _with(p: Problem, **changes: Any) -> Problem:

@@ -38,6 +38,8 @@ class PluginLoadError(ImportError):
 
 # name -> (class, the file it came from), for backends loaded with --backend-module
 _FROM_FILES: dict[str, tuple[type[Backend], str]] = {}
+# name -> the resolved path of that file (where a worker process loads it again)
+_PATHS: dict[str, str] = {}
 
 
 def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
@@ -54,6 +56,11 @@ def source(name: str) -> str:
     if name in _FROM_FILES:
         return f"file {_FROM_FILES[name][1]}"
     return f"entry point {_entry_points()[name].value}"
+
+
+def locate(name: str) -> tuple[str, str]:
+    """How another process finds plugin `name` again: ``("file", path)`` or ``("entry", name)``."""
+    return ("file", _PATHS[name]) if name in _FROM_FILES else ("entry", name)
 
 
 def backend_class(name: str) -> type[Backend]:
@@ -109,6 +116,7 @@ def load_module(path: str | Path, taken: Iterable[str] = ()) -> list[str]:
     taken = set(taken) | set(_entry_points())
     for cls in found:
         _register(cls, str(path), taken)
+        _PATHS[cls.name] = str(p)
     return [cls.name for cls in found]
 
 

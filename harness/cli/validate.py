@@ -53,6 +53,10 @@ def configure(sub: Any) -> None:
                    help=f"a slower backend call is an error (default {DEFAULT_CELL_TIMEOUT:g}; "
                         "0: none)")  # fmt: skip
     options.add_backend_modules(p)
+    p.add_argument("--no-isolation", action="store_true",
+                   help="run plugin backends in this process, not each in a supervised worker "
+                        "process (faster to start; a crash or a hang in native code then stops "
+                        "the run)")  # fmt: skip
     p.add_argument("--baseline", metavar="PATH",
                    help="a summary.csv to compare with: regressions and fixes in the terminal "
                         "and report")  # fmt: skip
@@ -108,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.time()
     parallel = args.jobs > 1 or args.executor == "ray"
     runner = Pool(_config(args, names), args.jobs, args.executor, args.address) if parallel else (
-        Runner(names, seed=args.seed, cotangent=args.cotangent, cell_timeout=args.cell_timeout)
+        Runner(names, seed=args.seed, cotangent=args.cotangent, cell_timeout=args.cell_timeout,
+               isolate=not args.no_isolation)
     )  # fmt: skip
     steps = 0 if args.replay else len(cases) * (2 if args.random else 1)
     bar = tqdm(total=steps, unit="case", disable=not sys.stderr.isatty(), leave=False)
@@ -253,6 +258,7 @@ def _config(args: argparse.Namespace, backends: list[str]) -> Config:
         backend_modules=tuple(str(Path(m).resolve()) for m in args.backend_module or ()),
         case_modules=tuple(str(Path(m).resolve()) for m in args.case_module or ()),
         env=worker_env(args.device),
+        isolate=not args.no_isolation,
     )
 
 

@@ -43,6 +43,8 @@ class Config:
     backend_modules: tuple[str, ...] = ()
     case_modules: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    #: plugin backends in supervised worker processes of their own (harness.backends.start)
+    isolate: bool = True
 
 
 @dataclass
@@ -68,8 +70,9 @@ def _runner(config: Config) -> Runner:
         for path in config.case_modules:
             load_case_module(path)
         _RUNNERS[config] = Runner(
-            list(config.backends), config.seed, config.cotangent, config.cell_timeout
-        )
+            list(config.backends), config.seed, config.cotangent, config.cell_timeout,
+            isolate=config.isolate,
+        )  # fmt: skip
     return _RUNNERS[config]
 
 
