@@ -14,6 +14,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[all,dev]'
 	touch $(STAMP)
 
+# The test suite also runs --executor ray on a local head: Ray (about 240 MB) is installed for
+# `make test` only, not for `make validate`.
+RAY_STAMP := $(VENV)/.installed-ray
+$(RAY_STAMP): $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt -e '.[ray]'
+	touch $(RAY_STAMP)
+
 BASELINE := reports/baseline/summary.csv
 
 validate: $(STAMP)
@@ -24,7 +31,7 @@ baseline: $(STAMP)
 	$(PY) -m harness validate --seed $(SEED) --out reports/baseline/run || [ $$? -eq 1 ]
 	cp reports/baseline/run/summary.csv $(BASELINE)
 
-test: $(STAMP)
+test: $(STAMP) $(RAY_STAMP)
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
