@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.results import parse_numbers
 from harness.vocabulary import VERDICT_TABLE
 
 KEY: list[str] = ["case", "quantity", "dtype", "backend"]
@@ -38,9 +39,10 @@ class BaselineError(ValueError):
 
 
 def read_summary(path: str | Path) -> pd.DataFrame:
-    """Read a summary.csv written by `validate`; BaselineError if it is missing or not one."""
+    """Read a summary.csv written by `validate`: text as written, the numeric columns as
+    numbers (empty: missing); BaselineError if it is missing or not one."""
     try:
-        df = pd.read_csv(path, dtype={c: str for c in (*KEY, "verdict", "reason")})
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise BaselineError(f"cannot read summary {path}: no such file") from None
     except (OSError, ValueError, UnicodeDecodeError) as e:
@@ -51,8 +53,12 @@ def read_summary(path: str | Path) -> pd.DataFrame:
             f"{path} is not a summary.csv from `python -m harness validate` "
             f"(missing columns: {', '.join(missing)})"
         )
-    df["reason"] = df["reason"].fillna("") if "reason" in df else ""
-    return df
+    if "reason" not in df:
+        df["reason"] = ""
+    try:
+        return parse_numbers(df, "summary.csv")
+    except ValueError as e:
+        raise BaselineError(f"{path} is not a summary.csv that can be compared: {e}") from None
 
 
 def restrict(baseline: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:

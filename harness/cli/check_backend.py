@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from harness import backends as backend_registry
-from harness.cli import options
+from harness.cli import checks, options
 from harness.conformance import check, render
 from harness.errors import UsageError
 
@@ -25,6 +25,7 @@ def configure(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Conformance of one backend (or each --backend-module one): 0 complete, 1 lacking."""
+    checks.non_negative("--seed", args.seed)
     from_files = options.load_backend_modules(args)
     names = [args.name] if args.name else from_files
     if not names:

@@ -29,10 +29,10 @@ def writable(out: Path) -> None:
         raise UsageError(f"cannot write reports to {out}: {e.strerror or e}") from None
 
 
-def non_negative(option: str, value: float) -> None:
-    """UsageError unless `value` is a finite number >= 0."""
-    if not (math.isfinite(value) and value >= 0):
-        raise UsageError(f"{option} {value:g}: give a finite number, at least 0")
+def non_negative(option: str, value: int) -> None:
+    """UsageError unless the whole number `value` is at least 0."""
+    if value < 0:
+        raise UsageError(f"{option} {value}: give a whole number, at least 0")
 
 
 def seconds(option: str, value: float) -> None:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from harness.baseline import BaselineError, compare_summaries, read_summary
+from harness.cli import checks
 from harness.errors import UsageError
 from harness.report.terminal import change_counts, change_lines
 
@@ -19,6 +20,7 @@ def configure(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    checks.non_negative("--limit", args.limit)
     try:
         before, after = read_summary(args.before), read_summary(args.after)
     except BaselineError as e:

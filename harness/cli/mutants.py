@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness import backends as backend_registry
-from harness.cli import options
+from harness.cli import checks, options
 from harness.errors import UsageError
 from harness.interrupt import DEFAULT_CELL_TIMEOUT
 from harness.mutants.catalog import MUTANTS, Mutant
@@ -60,6 +60,8 @@ def _names(kind: str, text: str, valid: Sequence[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Baseline (the real engine over the clean seeds), then each mutant; 0 only if all clean
     and all killed."""
+    checks.non_negative("--seed", args.seed)
+    checks.seconds("--cell-timeout", args.cell_timeout)
     mutants = _mutants(args.only)
     if args.list:
         print(_table([(m.name, m.what, f"harness/engine/{m.module}.py") for m in mutants],

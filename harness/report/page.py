@@ -143,8 +143,10 @@ def _grid_html(
         .set_td_classes(classes)
         .set_table_styles(css)
         .set_table_attributes('class="grid"')
+        .format_index(escape="html", axis=0)  # case and family names are text, not markup
+        .format_index(escape="html", axis=1)
     )
-    return styler.to_html(sparse_index=False, escape=False)
+    return styler.to_html(sparse_index=False)
 
 
 # -- the page -----------------------------------------------------------------------------------
