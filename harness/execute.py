@@ -71,12 +71,16 @@ def run_cell(
     except CtrlC:
         raise
     except (Exception, SystemExit, KeyboardInterrupt) as e:  # the backend's fault, recorded
-        return Outcome(be.name, dtype, "error", reason=describe(e))
+        return Outcome(be.name, dtype, "error", reason=describe(e, type(be), p.fn))
     secs = time.perf_counter() - t0
+    if isinstance(value, PerInput):  # one array per input: each part checked by its name
+        value, wrong = value.joined(p)
+        if wrong:
+            return Outcome(be.name, dtype, "error", reason=wrong, seconds=secs)
     want = p.expected(quantity)
     if value.shape != want:
         return Outcome(be.name, dtype, "error", reason=f"returned shape {value.shape}, "
-                       f"expected {want}", seconds=secs)  # fmt: skip
+                       f"expected {want}{_layout(quantity, p)}", seconds=secs)  # fmt: skip
     if value.dtype.kind in "OSUb":  # objects, text, truth values: nothing to compare
         return Outcome(be.name, dtype, "error", reason=f"returned {value.dtype} values, not "
                        "numbers", seconds=secs)  # fmt: skip
@@ -92,7 +96,42 @@ def _arrays(be: Backend, quantity: str, p: Problem) -> tuple[np.ndarray, np.ndar
     res = be.compute(quantity, p)
     if isinstance(res, Estimate):
         return np.asarray(res.value), np.asarray(res.error)
+    if QUANTITY[quantity].shape == ("n",) and isinstance(res, dict | list | tuple) and len(
+        res) == len(p.wrt) > 1:  # fmt: skip
+        return PerInput(res, quantity), None  # type: ignore[return-value]
     return np.asarray(res), None
+
+
+class PerInput:
+    """A gradient (or HVP) given as one array per differentiable input, by name or in order."""
+
+    def __init__(self, parts: dict | list | tuple, quantity: str) -> None:
+        self.parts, self.quantity = parts, quantity
+
+    def joined(self, p: Problem) -> tuple[np.ndarray, str]:
+        """The flat array, or a reason naming the input whose part has the wrong shape."""
+        named = (
+            self.parts
+            if isinstance(self.parts, dict)
+            else dict(zip(p.wrt, self.parts, strict=True))
+        )
+        flat = []
+        for name in p.wrt:
+            if name not in named:
+                return np.zeros(0), f"{self.quantity} has no part for input {name}"
+            part = np.asarray(named[name])
+            if part.shape != p.shapes[name]:
+                return np.zeros(0), (f"{self.quantity} of {name} has shape {part.shape}, "
+                                     f"expected {p.shapes[name]}")  # fmt: skip
+            flat.append(part.ravel())
+        return np.concatenate(flat), ""
+
+
+def _layout(quantity: str, p: Problem) -> str:
+    """What a flat result over the inputs is made of, when there is more than one input."""
+    if QUANTITY[quantity].shape[-1] != "n" or len(p.wrt) < 2:
+        return ""
+    return " (" + " then ".join(f"{n} {p.shapes[n]}" for n in p.wrt) + ", flattened)"
 
 
 def guarded(fn: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:

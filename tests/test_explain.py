@@ -3,9 +3,9 @@ show the difference; the vacuous check's noise floor; the Taylor tie-break's win
 
 import numpy as np
 
-from harness.backends.base import Traits
+from harness.backends.base import Backend, Traits
 from harness.backends.mp import composition_terms
-from harness.execute import Outcome
+from harness.execute import Outcome, run_cell
 from harness.judge import diagnosis
 from harness.judge.group import CASE_BLAME, Evidence, judge_group
 from harness.judge.taylor import STEPS
@@ -112,3 +112,58 @@ def test_a_float32_row_right_in_float64_is_a_precision_problem():
     assert text == "diagnosis (float64): right in float64: a precision problem in float32"
     wrong = [(x, 2 * v) for x, v in exact]
     assert "precision" not in diagnosis.diagnose(wrong, case.composition, "float32")
+
+
+def _engine_backward(g):
+    return np.dot(g, np.ones((3, 3)))  # a shape bug deep in an engine's backward
+
+
+class _Broken(Backend):
+    name = "broken"
+
+    def grad(self, p):
+        return _engine_backward(np.ones(p.n))
+
+    def value(self, p):
+        raise_in_case = p.fn(_Raising(), *p.args.values())
+        return raise_in_case
+
+
+class _Raising:
+    def __getattr__(self, name):
+        raise RuntimeError(f"no {name} here")
+
+
+def test_where_it_broke_names_the_engines_frame_and_the_pass():
+    p = make_problem(load_cases()["two_paths_vector"], 0, "float64")
+    backward = run_cell(_Broken(), "grad", p)
+    assert backward.status == "error" and "at _engine_backward, line" in backward.reason
+    assert "in the backward pass" in backward.reason and "_wrapfunc" not in backward.reason
+    forward = run_cell(_Broken(), "value", p)
+    assert "in the forward pass" in forward.reason
+
+
+class _PerInput(Backend):
+    name = "per-input"
+
+    def grad(self, p):
+        parts = {n: np.zeros(p.shapes[n]) for n in p.wrt}
+        parts[p.wrt[0]] = np.zeros(p.shapes[p.wrt[0]][:1])  # the first input's part is wrong
+        return parts
+
+
+def test_a_wrong_shape_names_the_input_whose_part_is_wrong():
+    p = make_problem(load_cases()["affine_tanh"], 0, "float64")
+    out = run_cell(_PerInput(), "grad", p)
+    name = p.wrt[0]
+    want = f"grad of {name} has shape {p.shapes[name][:1]}, expected {p.shapes[name]}"
+    assert out.status == "error" and out.reason == want
+    flat = run_cell(_Flat(), "grad", p)
+    assert all(f"{n} {p.shapes[n]}" in flat.reason for n in p.wrt)
+
+
+class _Flat(Backend):
+    name = "flat"
+
+    def grad(self, p):
+        return np.zeros(p.n - 1)

@@ -322,7 +322,8 @@ def _run(be: Backend, method: str, args: tuple, limit: float | None) -> tuple[st
     except CellTimeout as e:
         return "timeout", e.seconds
     except BaseException as e:  # SystemExit, KeyboardInterrupt too: the backend's own doing
-        return "fault", describe(e)
+        case_fn = getattr(args[1], "fn", None) if method == "compute" else None
+        return "fault", describe(e, type(be), case_fn)
 
 
 def _arrays(res: Any) -> np.ndarray | Estimate:

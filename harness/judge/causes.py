@@ -109,6 +109,8 @@ def _best_split(
     for label, keep in _qualifiers(failing, passing):
         hit = keep(failing) & failing["case"].isin(uses).to_numpy()
         p = passing[keep(passing)]
+        if p.empty:  # no passing cell under this qualifier: nothing it separates from
+            continue
         b = int(p["case"].isin(uses).sum())
         score = hit.sum() / total - (b / len(p) if len(p) else 0.0)
         if best is None or score > best[0].score + 1e-9:
@@ -119,7 +121,8 @@ def _best_split(
                 f"cases using {op}{where}; {b} of the {len(p)} passing ones are"
             )
             best = (Cause("op", f"{op}{where}", round(float(score), 3), evidence), hit)
-    assert best is not None
+    if best is None:
+        return Cause("op", op, 0.0, ""), np.zeros(len(failing), dtype=bool)
     return best
 
 
