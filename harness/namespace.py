@@ -8,9 +8,12 @@ Array-API names are used where they exist.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import special
 
 from harness.vocabulary import OPS, VOCABULARY, provide
 
@@ -31,6 +34,12 @@ class NumpyNamespace:
 
     def relu(self, a: np.ndarray) -> np.ndarray:
         return np.maximum(a, 0)
+
+    def softplus(self, a: np.ndarray) -> np.ndarray:
+        return np.logaddexp(0, a)
+
+    def erf(self, a: np.ndarray) -> np.ndarray:
+        return special.erf(a)
 
     def sum(self, a: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         return np.sum(a, axis=axis, keepdims=keepdims)
@@ -63,6 +72,67 @@ class NumpyNamespace:
         lp = self.log_softmax(logits, axis=-1)
         picked = np.take_along_axis(lp, lab[..., None], axis=-1)[..., 0]
         return -np.mean(picked)
+
+    def conv2d(self, x: np.ndarray, w: np.ndarray, stride: Any = 1, padding: Any = 0) -> np.ndarray:
+        return conv2d(x, w, stride, padding)
+
+    def max_pool2d(
+        self, x: np.ndarray, kernel_size: Any, stride: Any = None, padding: Any = 0
+    ) -> np.ndarray:
+        return max_pool2d(x, kernel_size, stride, padding)
+
+
+# -- the arguments of einsum, conv2d and max_pool2d, for every namespace that needs them ------
+
+
+def einsum_subscripts(subscripts: str, count: int) -> tuple[list[str], str]:
+    """numpy's einsum subscripts (no ellipsis) for `count` operands: one string per operand and
+    the output, an implicit output (the letters occurring once, sorted) made explicit."""
+    s = subscripts.replace(" ", "")
+    if "." in s:
+        raise ValueError(f"einsum {subscripts!r}: ellipsis is not in the vocabulary")
+    lhs, arrow, out = s.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != count:
+        raise ValueError(f"einsum {subscripts!r} names {len(ins)} operands, {count} given")
+    if not arrow:
+        letters = "".join(ins)
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return ins, out
+
+
+def pair(v: int | Sequence[int]) -> tuple[int, int]:
+    """A kernel size, stride or padding given as an int or an (h, w) pair, as a pair."""
+    return (int(v), int(v)) if np.ndim(v) == 0 else (int(v[0]), int(v[1]))  # type: ignore[index]
+
+
+def pool_args(kernel_size: Any, stride: Any, padding: Any) -> tuple[tuple[int, int], ...]:
+    """max_pool2d's (kernel, stride, padding) as pairs; the stride defaults to the kernel."""
+    k = pair(kernel_size)
+    return k, k if stride is None else pair(stride), pair(padding)
+
+
+def windows(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+    fill: float = 0,
+) -> np.ndarray:  # fmt: skip
+    """The windows of x (N, C, H, W) padded with `fill`: (N, C, kh, kw, Ho, Wo), where window
+    (u, v) starts at row sh·u, column sw·v of the padded x (a view; object arrays too)."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    view = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    return np.moveaxis(view, (4, 5), (2, 3))
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, stride: Any = 1, padding: Any = 0) -> np.ndarray:
+    """y[n, o, u, v] = sum over c, k, l of w[o, c, k, l] · padded x[n, c, sh·u + k, sw·v + l]."""
+    cols = windows(x, pair(w.shape[2:]), pair(stride), pair(padding))
+    return np.einsum("nckluv,ockl->nouv", cols, w, optimize=True)
+
+
+def max_pool2d(x: np.ndarray, kernel_size: Any, stride: Any = None, padding: Any = 0) -> np.ndarray:
+    """y[n, c, u, v] = the max of window (u, v) of x padded with -inf."""
+    return np.max(windows(x, *pool_args(kernel_size, stride, padding), fill=-np.inf), axis=(2, 3))
 
 
 # Every op that numpy computes with the same call (add, exp, matmul, ...), from the table.

@@ -42,8 +42,15 @@ ONE_PRIMITIVE = [BY_NAME[name] for name in (
     "multiply", "divide", "rdiv_scalar", "pow_int", "pow_frac",
     "pow_elementwise", "rpow", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "matmul_2d",
     "matmul_mv", "matmul_vm", "matmul_vv", "matmul_batched", "matmul_bcast", "softmax",
-    "softmax_axis0", "log_softmax", "logsumexp_all", "cross_entropy",
+    "softmax_axis0", "log_softmax", "logsumexp_all", "cross_entropy", "logaddexp", "erf",
+    "softplus", "prod_all", "var_all", "std_all", "einsum_matmul", "einsum_three", "conv2d",
+    "conv2d_stride_pad", "max_pool2d", "max_pool2d_overlap",
 )] + [
+    op("clip_only", lambda xp, a: xp.clip(a, -0.5, 0.5)),
+    op("min_only", lambda xp, a: xp.min(a, axis=1)),
+    op("prod_only", lambda xp, a: xp.prod(a, axis=0), a=array(2, 3, low=0.5, high=2.0)),
+    op("var_only", lambda xp, a: xp.var(a, axis=1, keepdims=True)),
+    op("std_only", lambda xp, a: xp.std(a, axis=0)),
     op("relu_only", lambda xp, a: xp.relu(a)),
     op("abs_only", lambda xp, a: xp.abs(a)),
     op("max_only", lambda xp, a: xp.max(a, axis=0)),
@@ -64,6 +71,16 @@ LINEAR = [BY_NAME[name] for name in ("add", "radd_scalar", "subtract")] + [
         b=array(3),
     ),
     op("div_by_constant", lambda xp, a: -a / np.array([1.0, -2.0, 3.0])),
+    op("cumsum_only", lambda xp, a: xp.cumsum(a, axis=0)),
+    op(
+        "shapes_only", lambda xp, a: xp.squeeze(xp.broadcast_to(xp.expand_dims(a, 0), (1, 3, 2, 3)))
+    ),
+    op("einsum_one", lambda xp, a: xp.einsum("ij->ji", a) + xp.einsum("ii->i", a[:, :2])[0]),
+    op(
+        "conv2d_fixed_kernel",
+        lambda xp, x: xp.conv2d(x, np.ones((2, 1, 2, 2)), padding=1),
+        x=array(1, 1, 3, 3),
+    ),
 ]
 
 

@@ -49,6 +49,7 @@ def two_paths(xp, x):
 
 
 pos, classes = array(2, 3, low=0.5, high=2.0), labels(4, classes=3)
+wide, mat42 = array(2, 3, low=-3.0, high=3.0), array(4, 2)
 OPS = [
     op("add", lambda xp, a, b: xp.add(a, b), a=array(3, 1), b=array(4)),
     op("radd_scalar", lambda xp, a: 1.5 + a),
@@ -106,9 +107,53 @@ OPS = [
     op("logsumexp_axis", lambda xp, a: xp.logsumexp(a, axis=1, keepdims=True) * a),
     op("cross_entropy", lambda xp, z, y: xp.cross_entropy(z, y), z=array(4, 3), y=classes),
     op("asarray", lambda xp, a: xp.asarray([1.0, -2.0, 3.0]) * xp.exp(a)),
+    op("clip", lambda xp, a: xp.clip(a, -0.5, 0.6) * a),
+    op("clip_one_side", lambda xp, a: xp.clip(a, None, 0.3) ** 2),
+    op("logaddexp", lambda xp, a, b: xp.logaddexp(a, b), a=wide, b=array(3, low=-3, high=3)),
+    op("logaddexp_scalar", lambda xp, a: xp.logaddexp(a, 0.5) * a),
+    op("erf", lambda xp, a: xp.erf(a), a=array(2, 3, low=-2, high=2)),
+    op("softplus", lambda xp, a: xp.softplus(a), a=wide),
+    op("min_all", lambda xp, a: xp.min(a) * a),
+    op("min_axis", lambda xp, a: xp.min(a, axis=0, keepdims=True) ** 2),
+    op("prod_all", lambda xp, a: xp.prod(a), a=pos),
+    op("prod_axis", lambda xp, a: xp.prod(a, axis=1) ** 2, a=pos),
+    op("prod_axes", lambda xp, a: xp.prod(a, axis=(0, 2), keepdims=True) * a, a=array(2, 2, 3)),
+    op("var_all", lambda xp, a: xp.var(a)),
+    op("var_axis", lambda xp, a: xp.var(a, axis=1, keepdims=True) * a),
+    op("std_all", lambda xp, a: xp.std(a)),
+    op("std_axis", lambda xp, a: xp.std(a, axis=0) * xp.sum(a, axis=0)),
+    op("cumsum_flat", lambda xp, a: xp.cumsum(a) ** 2),
+    op("cumsum_axis", lambda xp, a: xp.cumsum(a, axis=1) * a),
+    op("broadcast_to", lambda xp, a: xp.broadcast_to(a, (4, 2, 3)) * xp.sin(a)),
+    op("broadcast_to_unit", lambda xp, a: xp.broadcast_to(a, (2, 3, 4)) ** 2, a=array(2, 3, 1)),
+    op("expand_dims", lambda xp, a: xp.expand_dims(a, 1) * xp.expand_dims(a, 0)),
+    op("expand_dims_axes", lambda xp, a: xp.expand_dims(a, (0, -1)) ** 3),
+    op("squeeze", lambda xp, a: xp.squeeze(a) ** 3, a=array(2, 1, 3, 1)),
+    op("squeeze_axis", lambda xp, a: xp.squeeze(a, 1) @ xp.transpose(xp.squeeze(a, 1)),
+       a=array(2, 1, 3)),
+    op("einsum_matmul", lambda xp, a, b: xp.einsum("ij,jk->ik", a, b), a=array(3, 4), b=mat42),
+    op("einsum_implicit", lambda xp, a, b: xp.einsum("ij,kj", a, b), a=array(3, 4), b=array(2, 4)),
+    op("einsum_three", lambda xp, a, b, c: xp.einsum("i,ij,j->", a, b, c),
+       a=array(3), b=array(3, 4), c=array(4)),
+    op("einsum_summed_in_one", lambda xp, a, b: xp.einsum("ijk,k->i", a, b),
+       a=array(2, 3, 2), b=array(2)),
+    op("einsum_trace", lambda xp, a: xp.einsum("ii->", a) * xp.einsum("ij,ij->", a, a),
+       a=array(3, 3)),
+    op("einsum_diagonal", lambda xp, a: xp.einsum("ii->i", a) ** 2, a=array(3, 3)),
+    op("einsum_same_operand", lambda xp, a: xp.einsum("i,i->", a, a), a=array(4)),
+    op("conv2d", lambda xp, x, w: xp.conv2d(x, w), x=array(1, 2, 4, 4), w=array(3, 2, 2, 2)),
+    op("conv2d_stride_pad", lambda xp, x, w: xp.conv2d(x, w, stride=2, padding=1),
+       x=array(2, 1, 5, 4), w=array(2, 1, 3, 3)),
+    op("conv2d_pairs", lambda xp, x, w: xp.conv2d(x, w, stride=(1, 2), padding=(0, 1)),
+       x=array(1, 2, 4, 5), w=array(2, 2, 2, 3)),
+    op("max_pool2d", lambda xp, x: xp.max_pool2d(x, 2), x=array(1, 2, 4, 4)),
+    op("max_pool2d_overlap", lambda xp, x: xp.max_pool2d(x, 3, stride=1, padding=1),
+       x=array(1, 1, 4, 4)),
+    op("max_pool2d_pairs", lambda xp, x: xp.max_pool2d(x, (2, 3), stride=(2, 1)) ** 2,
+       x=array(2, 1, 4, 5)),
     op("two_paths", two_paths, x=scalar(-2, 2)),
     op("mlp", lambda xp, x, w: xp.tanh(x @ w) @ xp.transpose(w), x=array(2, 3), w=array(3, 2)),
-]
+]  # fmt: skip
 BY_NAME = {s.name: s for s in OPS}
 
 

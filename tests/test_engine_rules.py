@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import special
 
 from harness import engine as E
 from harness.engine import primitives as P
@@ -14,6 +15,9 @@ from tests.test_engine_ops import close
 
 def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
+
+
+ERF_SLOPE = 2 / np.sqrt(np.pi)
 
 
 # f, f' and f'' by hand: each op's one rule d(g, y, x) = g·f'(x) gives its VJP and its JVP.
@@ -31,6 +35,12 @@ UNARY = {
         lambda x: _sigmoid(x) * _sigmoid(-x) * (1 - 2 * _sigmoid(x)),
     ),
     "relu": (lambda x: np.maximum(x, 0), lambda x: (x > 0) * 1.0, np.zeros_like),
+    "erf": (
+        special.erf,
+        lambda x: ERF_SLOPE * np.exp(-(x**2)),
+        lambda x: -2 * x * ERF_SLOPE * np.exp(-(x**2)),
+    ),
+    "softplus": (lambda x: np.log1p(np.exp(x)), _sigmoid, lambda x: _sigmoid(x) * _sigmoid(-x)),
     "abs": (np.abs, np.sign, np.zeros_like),
 }
 POSITIVE = {"log", "sqrt"}  # their domain

@@ -19,8 +19,8 @@ from harness.namespace import provide
 class AutogradNamespace:
     """The vocabulary on autograd.numpy, computing in one dtype."""
 
-    def __init__(self, anp: Any, logsumexp: Any, getval: Any, dtype: np.dtype) -> None:
-        self.np, self._lse, self._getval, self.dtype = anp, logsumexp, getval, dtype
+    def __init__(self, anp: Any, special: Any, getval: Any, dtype: np.dtype) -> None:
+        self.np, self.special, self._getval, self.dtype = anp, special, getval, dtype
         # every op whose autograd.numpy function has numpy's name and call, from the table
         provide(self, ("numpy", lambda f: getattr(anp, f)))
 
@@ -53,7 +53,28 @@ class AutogradNamespace:
         return a[(slice(None),) * (axis % a.ndim) + (idx,)]
 
     def logsumexp(self, a, axis=None, keepdims=False):
-        return self._lse(a, axis=axis, keepdims=keepdims)
+        return self.special.logsumexp(a, axis=axis, keepdims=keepdims)
+
+    def erf(self, a):
+        return self.special.erf(a)
+
+    def softplus(self, a):
+        return self.np.logaddexp(0, a)
+
+    def broadcast_to(self, a, shape):
+        # autograd's broadcast_to VJP refuses new leading axes; a + zeros broadcasts the same
+        return a + np.zeros(shape, dtype=self.dtype)
+
+    def einsum(self, subscripts, *operands):
+        if any(len(set(t)) < len(t) for t in subscripts.split("->")[0].split(",")):
+            raise Unsupported(f"autograd's einsum VJP rejects a repeated index: {subscripts!r}")
+        return self.np.einsum(subscripts, *operands)
+
+    def conv2d(self, x, w, stride=1, padding=0):
+        raise Unsupported("autograd has no 2-D convolution (NCHW, stride, padding)")
+
+    def max_pool2d(self, x, kernel_size, stride=None, padding=0):
+        raise Unsupported("autograd has no max pooling")
 
     def log_softmax(self, a, axis=-1):
         # (a - m) - log sum exp(a - m) with m = max(a) a constant: the shift cancels in the
@@ -93,10 +114,10 @@ class Autograd(Backend):
         """autograd, the case as a function of the flat differentiable inputs, and their value."""
         import autograd
         import autograd.numpy as anp
-        from autograd.scipy.special import logsumexp
+        import autograd.scipy.special as special
         from autograd.tracer import getval
 
-        xp = AutogradNamespace(anp, logsumexp, getval, p.dtype)
+        xp = AutogradNamespace(anp, special, getval, p.dtype)
         consts = {n: a for n, a in p.args.items() if n not in p.wrt}
         sizes = [int(np.prod(p.shapes[n], dtype=int)) for n in p.wrt]
         offsets = np.cumsum([0, *sizes])
@@ -138,7 +159,10 @@ class Autograd(Backend):
 
     def jvp(self, p: Problem) -> np.ndarray:
         ag, f, x0 = self._bind(p)
-        _, t = ag.make_jvp(f)(x0)(np.asarray(p.tangent, dtype=p.dtype))
+        try:
+            _, t = ag.make_jvp(f)(x0)(np.asarray(p.tangent, dtype=p.dtype))
+        except NotImplementedError as e:  # forward mode is defined op by op (erf has none)
+            raise Unsupported(f"autograd: {e}") from None
         return self._out("jvp", t, p, p.out_shape)
 
     def hvp(self, p: Problem) -> np.ndarray:

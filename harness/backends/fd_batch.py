@@ -12,13 +12,14 @@ costs speed, never correctness.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from harness.backends.base import Problem
-from harness.namespace import NumpyNamespace
+from harness.namespace import NumpyNamespace, einsum_subscripts, max_pool2d, pair, windows
 
 #: A batched row may differ from the point's own evaluation by summation order only.
 SPOT_RTOL = 256
@@ -68,6 +69,20 @@ def _align(args: Sequence[Any]) -> list[Any]:
     return out
 
 
+def _rows(a: Rows) -> int:
+    return _raw(a).shape[0]
+
+
+def _per_image(f: Callable[..., Any], x: Any, *args: Any) -> Any:
+    """f over images (N, C, H, W), for x (N, C, H, W) or Rows of them: rows and images as one
+    batch, f's output shaped back into rows (a constant x is f(x) itself)."""
+    if not isinstance(x, Rows):
+        return f(x, *args)
+    r = _raw(x)
+    out = f(r.reshape((-1, *r.shape[2:])), *args)
+    return _wrap(out.reshape((*r.shape[:2], *out.shape[1:])))
+
+
 def _axis(axis: Any, a: Any) -> Any:
     """A point's axis (None: all of them) as an axis of the batched array."""
     if axis is None:
@@ -90,10 +105,10 @@ class BatchedNamespace(NumpyNamespace):
         return self.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
     def _reduce(self, name: str, a: Any, axis: Any, **kw: Any) -> Any:
-        f = getattr(NumpyNamespace, name)
+        f = getattr(super(), name)  # the point's own function, over the mapped axes
         if not isinstance(a, Rows):
-            return f(self, a, axis, **kw)
-        return _wrap(f(self, _raw(a), _axis(axis, a), **kw))
+            return f(a, axis, **kw)
+        return _wrap(f(_raw(a), _axis(axis, a), **kw))
 
     def sum(self, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
         return self._reduce("sum", a, axis, keepdims=keepdims)
@@ -104,8 +119,28 @@ class BatchedNamespace(NumpyNamespace):
     def max(self, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
         return self._reduce("max", a, axis, keepdims=keepdims)
 
+    def min(self, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        return self._reduce("min", a, axis, keepdims=keepdims)
+
+    def prod(self, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        return self._reduce("prod", a, axis, keepdims=keepdims)
+
+    def var(self, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        return self._reduce("var", a, axis, keepdims=keepdims)
+
+    def std(self, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        return self._reduce("std", a, axis, keepdims=keepdims)
+
     def logsumexp(self, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
         return self._reduce("logsumexp", a, axis, keepdims=keepdims)
+
+    def cumsum(self, a: Any, axis: int | None = None) -> Any:
+        if not isinstance(a, Rows):
+            return np.cumsum(a, axis=axis)
+        r = _raw(a)
+        if axis is None:
+            return _wrap(np.cumsum(r.reshape(r.shape[0], -1), axis=1))
+        return _wrap(np.cumsum(r, axis=_axis(axis, a)))
 
     def softmax(self, a: Any, axis: int = -1) -> Any:
         return self._reduce("softmax", a, axis)
@@ -133,6 +168,50 @@ class BatchedNamespace(NumpyNamespace):
         k = _ndim(a)
         order = reversed(range(k)) if axes is None else (int(x) % k for x in axes)
         return _wrap(np.transpose(_raw(a), (0, *(i + 1 for i in order))))
+
+    def broadcast_to(self, a: Any, shape: Any) -> Any:
+        if not isinstance(a, Rows):
+            return np.broadcast_to(a, shape)
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        return _wrap(np.broadcast_to(_align([a, np.empty(shape)])[0], (_rows(a), *shape)))
+
+    def expand_dims(self, a: Any, axis: Any) -> Any:
+        if not isinstance(a, Rows):
+            return np.expand_dims(a, axis)
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        ndim = _ndim(a) + len(axes)
+        return _wrap(np.expand_dims(_raw(a), tuple(x % ndim + 1 for x in axes)))
+
+    def squeeze(self, a: Any, axis: Any = None) -> Any:
+        if not isinstance(a, Rows):
+            return np.squeeze(a, axis)
+        point = _raw(a).shape[1:]
+        axes = tuple(i for i, n in enumerate(point) if n == 1) if axis is None else axis
+        axes = (axes,) if isinstance(axes, int) else axes
+        return _wrap(np.squeeze(_raw(a), tuple(x % len(point) + 1 for x in axes)))
+
+    def einsum(self, subscripts: str, *operands: Any) -> Any:
+        if not any(isinstance(a, Rows) for a in operands):
+            return np.einsum(subscripts, *operands, optimize=len(operands) > 1)
+        ins, out = einsum_subscripts(subscripts, len(operands))
+        row = next(c for c in string.ascii_letters if c not in subscripts)  # the rows' letter
+        ins = [row + s if isinstance(a, Rows) else s for s, a in zip(ins, operands, strict=True)]
+        spec = ",".join(ins) + "->" + row + out
+        return _wrap(np.einsum(spec, *map(_raw, operands), optimize=len(operands) > 1))
+
+    def conv2d(self, x: Any, w: Any, stride: Any = 1, padding: Any = 0) -> Any:
+        if not (isinstance(x, Rows) or isinstance(w, Rows)):
+            return super().conv2d(x, w, stride, padding)
+        kernel = pair(np.shape(w)[-2:])
+        cols = _per_image(windows, x, kernel, pair(stride), pair(padding))
+        lx, lw = ("b" if isinstance(x, Rows) else ""), ("b" if isinstance(w, Rows) else "")
+        spec = f"{lx}nckluv,{lw}ockl->bnouv"
+        return _wrap(np.einsum(spec, _raw(cols), _raw(w), optimize=True))
+
+    def max_pool2d(self, x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Any:
+        if not isinstance(x, Rows):
+            return super().max_pool2d(x, kernel_size, stride, padding)
+        return _per_image(max_pool2d, x, kernel_size, stride, padding)
 
     def concatenate(self, arrays: Sequence[Any], axis: int = 0) -> Any:
         rows = [a for a in arrays if isinstance(a, Rows)]

@@ -13,19 +13,21 @@ import numpy as np
 
 from harness.backends import jax_programs
 from harness.backends.base import Backend, Problem
+from harness.namespace import pair, pool_args
 from harness.vocabulary import provide
 
 
 class JaxNamespace:
     """The vocabulary on jax arrays of one dtype: jax.numpy's functions where the table maps
-    them mechanically, jax.nn and jax.scipy where they differ."""
+    them mechanically, jax.nn, jax.scipy and jax.lax (convolution, pooling) where they differ."""
 
     def __init__(self, jax: Any, dtype: Any) -> None:
+        import jax.lax
         import jax.nn
         import jax.numpy as jnp
         import jax.scipy.special
 
-        self.jnp, self.nn, self.special = jnp, jax.nn, jax.scipy.special
+        self.jnp, self.nn, self.special, self.lax = jnp, jax.nn, jax.scipy.special, jax.lax
         self.dtype = dtype
         provide(self, ("numpy", lambda f: getattr(jnp, f)))
 
@@ -46,6 +48,24 @@ class JaxNamespace:
 
     def max(self, a, axis=None, keepdims=False):
         return self.jnp.max(a, axis=axis, keepdims=keepdims)
+
+    def erf(self, a):
+        return self.special.erf(a)
+
+    def softplus(self, a):
+        return self.nn.softplus(a)
+
+    def conv2d(self, x, w, stride=1, padding=0):
+        (sh, sw), (ph, pw) = pair(stride), pair(padding)
+        return self.lax.conv_general_dilated(
+            x, w, (sh, sw), ((ph, ph), (pw, pw)), dimension_numbers=("NCHW", "OIHW", "NCHW")
+        )
+
+    def max_pool2d(self, x, kernel_size, stride=None, padding=0):
+        (kh, kw), (sh, sw), (ph, pw) = pool_args(kernel_size, stride, padding)
+        pads = ((0, 0), (0, 0), (ph, ph), (pw, pw))
+        low = np.array(-np.inf, dtype=x.dtype)  # concrete: a jnp init value is not differentiable
+        return self.lax.reduce_window(x, low, self.lax.max, (1, 1, kh, kw), (1, 1, sh, sw), pads)
 
     def take(self, a, indices, axis=None):
         return self.jnp.take(a, self.jnp.asarray(np.asarray(indices)), axis=axis)

@@ -9,13 +9,15 @@ from typing import Any
 import numpy as np
 
 from harness.backends.base import Backend, Problem, Unsupported
+from harness.namespace import conv2d, max_pool2d
 from harness.vocabulary import provide
 
 DIGITS = 50
 
 
 class MpNamespace:
-    """The vocabulary on mpmath numbers (object arrays of mpf for array-valued steps)."""
+    """The vocabulary on mpmath numbers (object arrays of mpf for array-valued steps); numpy's
+    functions on object arrays where they work elementwise or by + and *."""
 
     def __init__(self, mp: Any) -> None:
         self.mp = mp
@@ -56,6 +58,51 @@ class MpNamespace:
 
     def max(self, a, axis=None, keepdims=False):
         return np.max(np.asarray(a, dtype=object), axis=axis, keepdims=keepdims)
+
+    def min(self, a, axis=None, keepdims=False):
+        return np.min(np.asarray(a, dtype=object), axis=axis, keepdims=keepdims)
+
+    def prod(self, a, axis=None, keepdims=False):
+        return np.prod(np.asarray(a, dtype=object), axis=axis, keepdims=keepdims)
+
+    def var(self, a, axis=None, keepdims=False):
+        c = a - self.mean(a, axis=axis, keepdims=True)
+        return self.mean(c * c, axis=axis, keepdims=keepdims)
+
+    def std(self, a, axis=None, keepdims=False):
+        return self.sqrt(self.var(a, axis=axis, keepdims=keepdims))
+
+    def cumsum(self, a, axis=None):
+        return np.cumsum(np.asarray(a, dtype=object), axis=axis)
+
+    def clip(self, a, lo, hi):
+        a = a if lo is None else self.maximum(a, lo)
+        return a if hi is None else self.minimum(a, hi)
+
+    def logaddexp(self, a, b):
+        m = self.maximum(a, b)
+        return m + self.log(self.exp(a - m) + self.exp(b - m))
+
+    def softplus(self, a):
+        return self.logaddexp(0, a)
+
+    def broadcast_to(self, a, shape):
+        return np.broadcast_to(np.asarray(a, dtype=object), shape)
+
+    def expand_dims(self, a, axis):
+        return np.expand_dims(np.asarray(a, dtype=object), axis)
+
+    def squeeze(self, a, axis=None):
+        return np.squeeze(np.asarray(a, dtype=object), axis)
+
+    def einsum(self, subscripts, *operands):
+        return np.einsum(subscripts, *(np.asarray(a, dtype=object) for a in operands))
+
+    def conv2d(self, x, w, stride=1, padding=0):
+        return conv2d(np.asarray(x, dtype=object), np.asarray(w, dtype=object), stride, padding)
+
+    def max_pool2d(self, x, kernel_size, stride=None, padding=0):
+        return max_pool2d(np.asarray(x, dtype=object), kernel_size, stride, padding)
 
     def reshape(self, a, shape):
         return np.reshape(np.asarray(a, dtype=object), shape)

@@ -23,7 +23,8 @@ warnings.filterwarnings("ignore", message="There is a performance drop because w
 
 class TorchNamespace:
     """The vocabulary on torch tensors of one dtype: the ops the table maps mechanically, and
-    by hand those whose torch call differs (dim/keepdim, index tensors, mixed scalars)."""
+    by hand those whose torch call differs (dim/keepdim, index tensors, mixed scalars,
+    torch.nn.functional)."""
 
     def __init__(self, torch: Any, dtype: Any) -> None:
         self.t = torch
@@ -58,6 +59,47 @@ class TorchNamespace:
 
     def max(self, a, axis=None, keepdims=False):
         return self.t.amax(a, dim=self._dims(a, axis), keepdim=keepdims)
+
+    def min(self, a, axis=None, keepdims=False):
+        return self.t.amin(a, dim=self._dims(a, axis), keepdim=keepdims)
+
+    def prod(self, a, axis=None, keepdims=False):
+        # torch.prod reduces one dim at a time
+        dims = self._dims(a, axis)
+        for d in sorted({x % a.ndim for x in ((dims,) if isinstance(dims, int) else dims)})[::-1]:
+            a = self.t.prod(a, dim=d, keepdim=keepdims)
+        return a
+
+    def var(self, a, axis=None, keepdims=False):
+        return self.t.var(a, dim=self._dims(a, axis), correction=0, keepdim=keepdims)
+
+    def std(self, a, axis=None, keepdims=False):
+        return self.t.std(a, dim=self._dims(a, axis), correction=0, keepdim=keepdims)
+
+    def cumsum(self, a, axis=None):
+        return self.t.cumsum(a.reshape(-1) if axis is None else a, dim=0 if axis is None else axis)
+
+    def logaddexp(self, a, b):
+        return self.t.logaddexp(self._t(a), self._t(b))
+
+    def softplus(self, a):
+        return self.F.softplus(a)
+
+    def expand_dims(self, a, axis):
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        ndim = a.ndim + len(axes)
+        for d in sorted(x % ndim for x in axes):
+            a = self.t.unsqueeze(a, d)
+        return a
+
+    def squeeze(self, a, axis=None):
+        return self.t.squeeze(a) if axis is None else self.t.squeeze(a, axis)
+
+    def conv2d(self, x, w, stride=1, padding=0):
+        return self.F.conv2d(x, w, stride=stride, padding=padding)
+
+    def max_pool2d(self, x, kernel_size, stride=None, padding=0):
+        return self.F.max_pool2d(x, kernel_size, stride=stride, padding=padding)
 
     def transpose(self, a, axes=None):
         return a.permute(*(axes if axes is not None else reversed(range(a.ndim))))

@@ -5,7 +5,7 @@ handles: the Hessian of <u, f(x)> is diag(u f''(x)), with no f'² terms (naive_e
 Kinks (relu, abs, maximum, minimum at ties) are kept out of the domain here; they are in edge.
 """
 
-from harness.registry import array, case, labels
+from harness.registry import array, case, labels, scalar
 
 
 @case(family="elementwise", inputs=array(4, low=-3, high=3), naive_exact=True)
@@ -42,6 +42,40 @@ def tanh_elementwise(xp, x):
 def arctan_elementwise(xp, x):
     """y = arctan(x): y' = 1 / (1 + x²), y'' = -2x / (1 + x²)²."""
     return xp.arctan(x)
+
+
+@case(family="elementwise", inputs=array(4, low=-2, high=2), naive_exact=True)
+def erf_elementwise(xp, x):
+    """y = erf(x): y' = 2/sqrt(pi) exp(-x²), y'' = -2x y'."""
+    return xp.erf(x)
+
+
+@case(family="elementwise", inputs=scalar(-3, 3))
+def gaussian_cdf(xp, x):
+    """Φ(x) = (1 + erf(x / sqrt 2)) / 2: Φ' = exp(-x²/2) / sqrt(2 pi), Φ'' = -x Φ'."""
+    # Constants as working-dtype arrays: torch 2.13's jvp gives a 0-d float32 tensor times a
+    # python float a float64 tangent.
+    return xp.asarray(0.5) * (1 + xp.erf(x * xp.asarray(0.5**0.5)))
+
+
+@case(family="elementwise", inputs=array(4, low=-6, high=6), naive_exact=True)
+def softplus_elementwise(xp, x):
+    """y = softplus(x) = log(1 + exp x): y' = sigmoid(x), y'' = sigmoid(x)(1 - sigmoid(x))."""
+    return xp.softplus(x)
+
+
+@case(
+    family="elementwise", inputs={"a": array(2, 3, low=-3, high=3), "b": array(3, low=-3, high=3)}
+)
+def logaddexp_broadcast(xp, a, b):
+    """z = logaddexp(a, b) = log(exp a + exp b), b over rows: dz/da = sigmoid(a - b)."""
+    return xp.logaddexp(a, b)
+
+
+@case(family="elementwise", inputs=scalar(-3, 3))
+def log_one_plus_cosh(xp, x):
+    """l = softplus(logaddexp(x, -x) - log 2) = log(1 + cosh x): l' = tanh(x/2)."""
+    return xp.softplus(xp.logaddexp(x, -x) - xp.asarray(0.6931471805599453))  # (see above)
 
 
 @case(family="elementwise", inputs=array(4, low=-6, high=6), naive_exact=True)
@@ -107,6 +141,20 @@ def clip_off_kink(xp, lo, mid, hi):
     """y = minimum(maximum(v, -1), 1), v = [lo, mid, hi] at least 0.25 from ±1: slope 0 or 1."""
     v = xp.concatenate([lo, mid, hi])
     return xp.minimum(xp.maximum(v, -1.0), 1.0)
+
+
+@case(
+    family="elementwise",
+    inputs={
+        "lo": array(2, low=-2, high=-1.25),
+        "mid": array(2, low=-0.75, high=0.75),
+        "hi": array(2, low=1.25, high=2),
+    },
+)
+def clip_times_input(xp, lo, mid, hi):
+    """y = clip(v, -1, 1) * v, v = [lo, mid, hi] at least 0.25 from ±1: v² inside, ±v outside."""
+    v = xp.concatenate([lo, mid, hi])
+    return xp.clip(v, -1.0, 1.0) * v
 
 
 @case(

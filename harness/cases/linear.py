@@ -1,5 +1,6 @@
-"""Linear algebra: matmul of every supported shape (1-D, 2-D, batched, broadcast batch) and an
-affine layer. <u, A @ B> is bilinear: its Hessian is the off-diagonal coupling of A and B."""
+"""Linear algebra: matmul of every supported shape (1-D, 2-D, batched, broadcast batch), an
+affine layer, einsum (contractions, a trace) and 2-D convolution with stride and padding.
+<u, A @ B> is bilinear: its Hessian is the off-diagonal coupling of A and B."""
 
 from harness.registry import array, case
 
@@ -68,3 +69,28 @@ def matmul_chain(xp, A, B, C):
 def transpose_cyclic_3d(xp, x):
     """y = sin(transpose(x, (1, 2, 0))): not its own inverse, the VJP permutes by (2, 0, 1)."""
     return xp.sin(xp.transpose(x, (1, 2, 0)))
+
+
+@case(family="linear", inputs={"a": array(3), "W": array(3, 4), "b": array(4)})
+def einsum_bilinear(xp, a, W, b):
+    """l = einsum('i,ij,j->', a, W, b) = aᵀ W b: dW = a bᵀ, da = W b, db = Wᵀ a."""
+    return xp.einsum("i,ij,j->", a, W, b)
+
+
+@case(family="linear", inputs={"A": array(2, 2, 2)})
+def einsum_trace_of_square(xp, A):
+    """y = [einsum('kii->k', A_k A_k), einsum('ij,ji', A_0, A_1)] = [tr(A_k²), tr(A_0 A_1)]."""
+    t = xp.einsum("kii->k", xp.einsum("kij,kjl->kil", A, A))
+    return xp.concatenate([t, xp.reshape(xp.einsum("ij,ji", A[0], A[1]), (1,))])
+
+
+@case(family="linear", inputs={"x": array(1, 1, 3, 3), "w": array(1, 1, 2, 2)})
+def conv2d_stride_padding(xp, x, w):
+    """y = tanh(conv2d(x, w, stride=2, padding=1)): a (2, 2) map over the zero-padded (5, 5) x."""
+    return xp.tanh(xp.conv2d(x, w, stride=2, padding=1))
+
+
+@case(family="linear", inputs={"x": array(2, 2, 3, 3), "w": array(3, 2, 2, 2)})
+def conv2d_channels(xp, x, w):
+    """y = conv2d(x, w, stride=(1, 2), padding=(0, 1))**2: 2 images, 2 -> 3 channels."""
+    return xp.conv2d(x, w, stride=(1, 2), padding=(0, 1)) ** 2

@@ -1,5 +1,6 @@
 """Networks and losses: logistic regression, a 2-layer MLP with softmax cross-entropy, a small
-residual block, attention; the data are module constants (exact in float32), never differentiated.
+residual block, attention, a convolutional layer with pooling; the data are module constants
+(exact in float32), never differentiated.
 """
 
 import numpy as np
@@ -12,6 +13,11 @@ X = np.array(
 )
 TARGET = np.array([0.25, -1.0, 1.5, 0.5])
 CLASSES = np.array([1, 0, 0, 1])  # the MLP's labels: data, like X
+# One 4x4 image, one channel, multiples of 1/8.
+IMAGE = np.array(
+    [[0.5, -1.25, 2.0, 0.25], [-0.75, 0.25, 1.5, -1.0], [1.125, 0.875, -0.5, 0.625],
+     [-1.5, 1.0, 0.375, -0.125]],
+).reshape(1, 1, 4, 4)  # fmt: skip
 
 
 @case(family="networks", inputs={"w": array(3), "b": scalar(-1, 1), "y": labels(4, classes=2)})
@@ -59,3 +65,13 @@ def residual_layernorm(xp, x, W):
 def attention(xp, q, k, v):
     """y = softmax(q kᵀ / sqrt 2, axis=-1) v: one head of scaled dot-product attention."""
     return xp.softmax(q @ xp.transpose(k) / 2**0.5, axis=-1) @ v
+
+
+@case(
+    family="networks",
+    inputs={"w": array(2, 1, 3, 3, low=-0.5, high=0.5), "v": array(1, 2, 2, 2)},
+)
+def cnn_conv_relu_pool(xp, w, v):
+    """l = sum(max_pool2d(relu(conv2d(X, w, padding=1)), 2) * v): conv, ReLU, 2x2 pool, read-out."""
+    h = xp.relu(xp.conv2d(xp.asarray(IMAGE), w, padding=1))
+    return xp.sum(xp.max_pool2d(h, 2) * v)

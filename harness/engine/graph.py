@@ -236,7 +236,9 @@ def ZERO(*_: Any, **__: Any) -> None:
 def _argnum(rules: Callable | Rules, argnum: Callable | None) -> Callable:
     if argnum is not None:
         return argnum
-    table = (rules,) if callable(rules) else tuple(rules)
+    if callable(rules):  # one rule for every input (a variadic op's d2=ZERO, say)
+        return lambda i, *a, **k: rules(*a, **k)
+    table = tuple(rules)
     return lambda i, *a, **k: table[i](*a, **k)
 
 

@@ -1,4 +1,8 @@
-"""Every primitive: its numpy forward next to its derivative rules, one short line each.
+"""The core primitives: their numpy forward next to their derivative rules, one short line each.
+
+Here: arithmetic, the elementwise functions, matmul, the shape ops, sum and mean (which the other
+rules use); the other reductions are in reductions.py, the softmax family in softmax.py, einsum
+in einsum.py, convolution and pooling in conv.py.
 
 Rule arguments: ``g`` cotangent (vjp), ``t`` tangent (jvp), ``d`` naive second-order seed (d2),
 ``y`` the op's output, then the op's inputs and parameters. A unary elementwise op has one rule
@@ -10,17 +14,19 @@ Each primitive is named as in the vocabulary (harness.vocabulary.OPS): ``sum``, 
 ``abs`` and ``pow`` here shadow Python's builtins on purpose, as numpy's do.
 
 Subgradients at kinks: relu'(0) = 0 and abs'(0) = 0 (torch agrees, some frameworks do not);
-maximum/minimum split the gradient evenly between tied inputs, and max sends it to the argmax,
-split evenly among ties.
+maximum/minimum split the gradient evenly between tied inputs; clip passes it on inside its
+bounds, the bounds included (as torch's clamp).
 """
 
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from harness.engine.graph import OPERATORS, ZERO, Primitive, val
 
@@ -54,17 +60,15 @@ def _lt(a: Any, b: Any) -> np.ndarray:
     return _like(a, (val(a) < val(b)) + 0.5 * (val(a) == val(b)))
 
 
+def _inside(x: Any, lo: float | None, hi: float | None) -> np.ndarray:
+    """d clip(x, lo, hi)/dx: 1 on [lo, hi], bounds included, else 0."""
+    v = val(x)
+    low = -np.inf if lo is None else lo
+    return _like(x, (v >= low) & (v <= (np.inf if hi is None else hi)))
+
+
 def _inverse(axes: Any) -> Any:
     return None if axes is None else tuple(int(i) for i in np.argsort(axes))
-
-
-def _argmax_weights(x: Any, y: Any, axis: Any) -> np.ndarray:
-    hit = val(x) == np.reshape(val(y), _kept(x.shape, axis))
-    return _like(x, hit / np.sum(hit, axis=axis, keepdims=True))
-
-
-def _onehot(z: Any, labels: np.ndarray) -> np.ndarray:
-    return _like(z, labels[..., None] == np.arange(z.shape[-1]))
 
 
 def _basic(index: Any) -> bool:
@@ -91,27 +95,6 @@ def _slab(i: int, xs: tuple, axis: int) -> tuple:
 def _sigmoid_fwd(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))  # exp of a non-positive number only: no overflow at |x| = 1e4
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-def _softmax_fwd(x: np.ndarray, axis: Any = -1) -> np.ndarray:
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-def _lse_fwd(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
-
-
-def _log_softmax_fwd(x: np.ndarray, axis: Any = -1) -> np.ndarray:
-    s = x - np.max(x, axis=axis, keepdims=True)  # exact; x - logsumexp(x) would cancel at 1e4
-    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
-
-
-def _ce_fwd(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    lp = _log_softmax_fwd(z, axis=-1)
-    return -np.mean(np.take_along_axis(lp, labels[..., None], axis=-1))
 
 
 # ---------------------------------------------------------------- arithmetic (broadcasting)
@@ -157,6 +140,13 @@ minimum = Primitive(
     jvp=(lambda t, y, a, b: t * _lt(a, b), lambda t, y, a, b: t * _lt(b, a)),
     d2=(ZERO, ZERO),
 )  # fmt: skip
+logaddexp = Primitive(  # d/da log(e^a + e^b) = e^(a - y), at most 1
+    "logaddexp", np.logaddexp, broadcast=True,
+    vjp=(lambda g, y, a, b: g * exp(a - y), lambda g, y, a, b: g * exp(b - y)),
+    jvp=(lambda t, y, a, b: t * exp(a - y), lambda t, y, a, b: t * exp(b - y)),
+    d2=(lambda d, y, a, b: d * exp(a - y) * (1 - exp(a - y)),
+        lambda d, y, a, b: d * exp(b - y) * (1 - exp(b - y))),
+)  # fmt: skip
 where = Primitive(
     "where", lambda a, b, mask: np.where(mask, a, b), broadcast=True, linear=True,
     vjp=(lambda g, y, a, b, mask: g * mask, lambda g, y, a, b, mask: g * ~mask),
@@ -164,6 +154,9 @@ where = Primitive(
 )  # fmt: skip
 
 # ---------------------------------------------------------------- elementwise functions
+
+
+_ERF_SLOPE = 2 / math.sqrt(math.pi)  # erf'(x) = 2/sqrt(pi) exp(-x²)
 
 
 def elementwise(
@@ -194,6 +187,16 @@ sigmoid = elementwise("sigmoid", _sigmoid_fwd, d=lambda g, y, x: g * y * (1 - y)
                       d2=lambda d, y, x: d * y * (1 - y) * (1 - 2 * y))  # fmt: skip
 relu = elementwise("relu", lambda x: np.maximum(x, 0), d=lambda g, y, x: g * (x > 0), d2=ZERO)
 abs = elementwise("abs", np.abs, d=lambda g, y, x: g * np.sign(val(x)), d2=ZERO)
+erf = elementwise("erf", special.erf, d=lambda g, y, x: g * _ERF_SLOPE * exp(-x * x),
+                  d2=lambda d, y, x: -2 * d * x * _ERF_SLOPE * exp(-x * x))  # fmt: skip
+softplus = elementwise("softplus", lambda x: np.logaddexp(0, x), d=lambda g, y, x: g * sigmoid(x),
+                       d2=lambda d, y, x: d * sigmoid(x) * (1 - sigmoid(x)))  # fmt: skip
+clip = Primitive(  # clip(x, lo, hi): bounds are constants, never differentiated
+    "clip", lambda x, lo=None, hi=None: np.clip(x, lo, hi),
+    vjp=lambda g, y, x, lo=None, hi=None: g * _inside(x, lo, hi),
+    jvp=lambda t, y, x, lo=None, hi=None: t * _inside(x, lo, hi),
+    d2=ZERO,  # piecewise linear
+)  # fmt: skip
 
 # ---------------------------------------------------------------- linear algebra
 
@@ -250,6 +253,16 @@ broadcast_to = Primitive(
     vjp=lambda g, y, x, shape: sum_to(g, x.shape),
     jvp=lambda t, y, x, shape: broadcast_to(t, shape=shape),
 )  # fmt: skip
+expand_dims = Primitive(
+    "expand_dims", lambda x, axis: np.expand_dims(x, axis), linear=True,
+    vjp=lambda g, y, x, axis: squeeze(g, axis=axis),
+    jvp=lambda t, y, x, axis: expand_dims(t, axis=axis),
+)  # fmt: skip
+squeeze = Primitive(  # axis: the unit axes removed, always given (xp.squeeze names them)
+    "squeeze", lambda x, axis: np.squeeze(x, axis), linear=True,
+    vjp=lambda g, y, x, axis: expand_dims(g, axis=axis),
+    jvp=lambda t, y, x, axis: squeeze(t, axis=axis),
+)  # fmt: skip
 getitem = Primitive(
     "getitem", lambda x, index: x[index], linear=True,
     vjp=lambda g, y, x, index: scatter(g, index=index, shape=x.shape),
@@ -286,51 +299,6 @@ mean = Primitive(
     vjp=lambda g, y, x, axis=None, keepdims=False: _spread(g * (y.size / x.size), x, axis),
     jvp=lambda t, y, x, axis=None, keepdims=False: mean(t, axis=axis, keepdims=keepdims),
 )  # fmt: skip
-max = Primitive(
-    "max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
-    vjp=lambda g, y, x, axis=None, keepdims=False: (
-        _spread(g, x, axis) * _argmax_weights(x, y, axis)),
-    jvp=lambda t, y, x, axis=None, keepdims=False: sum(
-        t * _argmax_weights(x, y, axis), axis=axis, keepdims=keepdims),
-    d2=ZERO,  # piecewise linear
-)  # fmt: skip
-
-# ---------------------------------------------------------------- softmax family (stable)
-
-
-def _softmax_d2(d: Any, h: Any, x: Any, axis: Any = -1) -> Any:
-    # sum_i d_i ∂²h_i/∂x_j² with ∂²h_i/∂x_j² = h_i[(δij − h_j)² − h_j(1 − h_j)]
-    return h * (1 - 2 * h) * (d - sum(d * h, axis=axis, keepdims=True))
-
-
-softmax = Primitive(
-    "softmax", _softmax_fwd,
-    vjp=lambda g, h, x, axis=-1: h * (g - sum(g * h, axis=axis, keepdims=True)),
-    jvp=lambda t, h, x, axis=-1: h * (t - sum(t * h, axis=axis, keepdims=True)),
-    d2=_softmax_d2,
-)  # fmt: skip
-log_softmax = Primitive(
-    "log_softmax", _log_softmax_fwd,
-    vjp=lambda g, y, x, axis=-1: g - exp(y) * sum(g, axis=axis, keepdims=True),
-    jvp=lambda t, y, x, axis=-1: t - sum(exp(y) * t, axis=axis, keepdims=True),
-    d2=lambda d, y, x, axis=-1: -exp(y) * (1 - exp(y)) * sum(d, axis=axis, keepdims=True),
-)  # fmt: skip
-logsumexp = Primitive(
-    "logsumexp", _lse_fwd,
-    vjp=lambda g, y, x, axis=None, keepdims=False: (
-        _reshaped(g, _kept(x.shape, axis)) * softmax(x, axis=axis)),
-    jvp=lambda t, y, x, axis=None, keepdims=False: sum(
-        t * softmax(x, axis=axis), axis=axis, keepdims=keepdims),
-    d2=lambda d, y, x, axis=None, keepdims=False: (
-        _reshaped(d, _kept(x.shape, axis)) * softmax(x, axis=axis) * (1 - softmax(x, axis=axis))),
-)  # fmt: skip
-cross_entropy = Primitive(  # mean over rows of logsumexp(z) - z[label]
-    "cross_entropy", _ce_fwd,
-    vjp=lambda g, y, z, labels: g * (softmax(z) - _onehot(z, labels)) / labels.size,
-    jvp=lambda t, y, z, labels: sum(t * (softmax(z) - _onehot(z, labels))) / labels.size,
-    d2=lambda d, y, z, labels: d * softmax(z) * (1 - softmax(z)) / labels.size,
-)  # fmt: skip
-
 # ---------------------------------------------------------------- helpers built on primitives
 
 

@@ -2,7 +2,8 @@
 small one, and a replay id that reruns exactly its inputs.
 
 A draw is valid when it lies in the case's box (float32-exact, like the seeded draws) and keeps
-every kink (relu, abs, maximum, minimum, max) at least KINK_MARGIN away: there the derivative
+every kink (relu, abs, maximum, minimum, clip, and ties in max, min, max_pool2d) at least
+KINK_MARGIN away: there the derivative
 is one-sided and central differences straddle it. Kinks are tested at fixed points in the edge
 family, with declared discrepancies.
 
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from harness.library import load_cases
-from harness.namespace import NumpyNamespace
+from harness.namespace import NumpyNamespace, pool_args, windows
 from harness.registry import Case, Input
 from harness.vocabulary import UNEXPECTED as ALARMS
 
@@ -152,12 +153,34 @@ class _KinkProbe(NumpyNamespace):
         self._near("minimum", np.subtract(a, b), a, b)
         return np.minimum(a, b)
 
-    def max(self, a, axis=None, keepdims=False):
+    def _ties(self, op: str, a: Any, axis: Any, scale: Any) -> None:
+        """A tie for the top of `a` along `axis` (None: all, or a tuple of axes)."""
         a = np.asarray(a)
-        if a.size > 1:
-            top2 = -np.sort(-(a.ravel() if axis is None else np.moveaxis(a, axis, -1)), axis=-1)
-            self._near("max", top2[..., 0] - top2[..., 1], a)
+        axes = tuple(range(a.ndim)) if axis is None else np.atleast_1d(axis).tolist()
+        moved = np.moveaxis(a, axes, range(-len(axes), 0))
+        flat = moved.reshape(*moved.shape[: a.ndim - len(axes)], -1)
+        if flat.shape[-1] > 1:
+            top2 = -np.sort(-flat, axis=-1)[..., :2]
+            gap = top2[..., 0] - top2[..., 1]
+            self._near(op, gap[np.isfinite(gap)], scale)
+
+    def max(self, a, axis=None, keepdims=False):
+        self._ties("max", a, axis, a)
         return super().max(a, axis=axis, keepdims=keepdims)
+
+    def min(self, a, axis=None, keepdims=False):
+        self._ties("min", np.negative(a), axis, a)
+        return super().min(a, axis=axis, keepdims=keepdims)
+
+    def clip(self, a, lo, hi):
+        for bound in (b for b in (lo, hi) if b is not None):
+            self._near("clip", np.subtract(a, bound), a)
+        return super().clip(a, lo, hi)
+
+    def max_pool2d(self, x, kernel_size, stride=None, padding=0):
+        cols = windows(np.asarray(x), *pool_args(kernel_size, stride, padding), fill=-np.inf)
+        self._ties("max_pool2d", cols, (2, 3), x)
+        return super().max_pool2d(x, kernel_size, stride, padding)
 
 
 def near_kink(case: Case, inputs: Mapping[str, np.ndarray]) -> list[str]:
