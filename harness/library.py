@@ -76,15 +76,26 @@ def load_case_module(path: str | Path) -> list[str]:
     ]
 
 
+#: Tags whose cases a selection leaves out unless it asks for them, by the tag (``--tag
+#: large``) or by the case's exact name: the benchmark-sized objectives, too slow for every run.
+OPT_IN_TAGS = frozenset({"large"})
+
+
 def select(
     patterns: Iterable[str] | None = None,
     families: Iterable[str] | None = None,
     tags: Iterable[str] | None = None,
+    opt_in: bool = False,
 ) -> list[Case]:
-    """Cases whose name matches any glob in `patterns`, filtered by family and tag."""
+    """Cases whose name matches any glob in `patterns`, filtered by family and tag; a case with
+    an OPT_IN_TAGS tag only when `tags` or an exact name in `patterns` asks for it (or when
+    `opt_in`, as for a listing)."""
     all_cases = load_cases()
     pats = list(patterns or ["*"])
     out = [c for n, c in all_cases.items() if any(fnmatch.fnmatchcase(n, p) for p in pats)]
+    if not opt_in:
+        asked = set(tags or ()) & OPT_IN_TAGS
+        out = [c for c in out if not (c.tags & OPT_IN_TAGS) - asked or c.name in pats]
     if families:
         fams = set(families)
         out = [c for c in out if c.family in fams]

@@ -4,20 +4,23 @@ of the vocabulary is exercised by some case with first and second derivatives.""
 from __future__ import annotations
 
 import inspect
+import re
 from collections import defaultdict
 
 import numpy as np
 import pytest
 
 from harness import backends as backend_registry
-from harness.library import load_cases
+from harness.library import OPT_IN_TAGS, load_cases, select
 from harness.namespace import VOCABULARY, NumpyNamespace
 from harness.registry import DENSE_LIMIT, QUANTITIES
 from harness.tolerances import Tol
 
 CASES = load_cases()
+#: What a run selects by default: the `large` (benchmark-sized) cases left out.
+DEFAULT = {c.name: c for c in select()}
 FAMILIES = {"chain_rule", "second_order", "softmax", "elementwise", "reductions", "linear",
-            "networks", "edge"}  # fmt: skip
+            "networks", "edge", "objectives"}  # fmt: skip
 SEED_CASES = {"two_paths", "two_paths_vector", "two_paths_reduced", "seed_composite",
               "seed_composite_separable", "softmax_1d", "softmax_batched_axis0",
               "softmax_batched_axis1"}  # fmt: skip
@@ -66,8 +69,10 @@ def test_the_library_is_large_and_spread_over_families():
 
 
 def test_each_family_lives_in_its_own_module():
-    wrong = [n for n, c in CASES.items() if c.fn.__module__ != f"harness.cases.{c.family}"]
-    assert not wrong, f"cases outside harness/cases/<family>.py: {wrong}"
+    """harness/cases/<family>.py, or <family>_<part>.py for a family in several files."""
+    home = {n: rf"harness\.cases\.{c.family}(_[a-z0-9]+)?" for n, c in CASES.items()}
+    wrong = [n for n, c in CASES.items() if not re.fullmatch(home[n], c.fn.__module__)]
+    assert not wrong, f"cases outside harness/cases/<family>[_part].py: {wrong}"
 
 
 def test_the_seed_cases_are_kept_and_tagged():
@@ -123,10 +128,16 @@ def test_inputs_are_inside_the_domain_and_the_function_is_finite_there(name):
 
 
 def test_inputs_stay_small_enough_for_dense_matrices():
-    big = {n: c.n_wrt for n, c in CASES.items() if c.n_wrt > DENSE_LIMIT}
+    """By default; the benchmark-sized cases (tagged large, left out unless asked for) go past
+    the dense limit, and their dense quantities are refused with the reason."""
+    big = {n: c.n_wrt for n, c in DEFAULT.items() if c.n_wrt > DENSE_LIMIT}
     assert not big, f"more than {DENSE_LIMIT} differentiable inputs: {big}"
-    over = [n for n, c in CASES.items() if c.n_wrt > FD_HESSIAN_LIMIT]
-    assert len(over) <= len(CASES) // 10, f"too many cases past fd's dense Hessian: {over}"
+    over = [n for n, c in DEFAULT.items() if c.n_wrt > FD_HESSIAN_LIMIT]
+    assert len(over) <= len(DEFAULT) // 10, f"too many cases past fd's dense Hessian: {over}"
+    untagged = [n for n, c in CASES.items() if c.n_wrt > DENSE_LIMIT and not c.tags & OPT_IN_TAGS]
+    assert not untagged, (
+        f"past the dense limit without an opt-in tag {set(OPT_IN_TAGS)}: {untagged}"
+    )
 
 
 def test_every_declaration_has_a_reason_and_names_real_backends_and_quantities():
@@ -154,7 +165,7 @@ def test_naive_exact_cases_are_not_declared_against_inhouse_naive():
             assert case.expectation("inhouse-naive", "hvp", "float64") is None, name
 
 
-@pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if "hvp" in c.quantities))
+@pytest.mark.parametrize("name", sorted(n for n, c in DEFAULT.items() if "hvp" in c.quantities))
 def test_naive_exact_is_declared_exactly_where_the_naive_rule_is_exact(name):
     """naive_exact=True if and only if the engine's naive HVP equals its true one (two seeds)."""
     from harness.problem import make_problem
@@ -172,3 +183,14 @@ def test_naive_exact_is_declared_exactly_where_the_naive_rule_is_exact(name):
         f"{name}: naive_exact={case.naive_exact}, but the naive HVP "
         f"{'matches' if all(same) else 'differs from'} the true one"
     )
+
+
+def test_large_cases_run_only_when_asked_for():
+    """Tagged large: left out of every selection unless --tag large or the exact name asks."""
+    large = {n for n, c in CASES.items() if "large" in c.tags}
+    assert large and not large & set(DEFAULT), "the default run has benchmark-sized cases"
+    assert {c.name for c in select(tags=["large"])} == large
+    one = sorted(large)[0]
+    assert [c.name for c in select([one])] == [one]
+    assert not large & {c.name for c in select([one[:3] + "*"])}, "a glob is not asking"
+    assert {c.name for c in select(opt_in=True)} == set(CASES)

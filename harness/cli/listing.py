@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             inputs=domain(c),
             doc=c.doc,
         )
-        for c in options.select_cases(args)
+        for c in options.select_cases(args, opt_in=True)  # every case, `large` ones too
     ]
     df = pd.DataFrame(rows)
     if args.format == "csv":

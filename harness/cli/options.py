@@ -33,7 +33,8 @@ def choose(kind: str, given: list[str], valid: Sequence[str]) -> list[str]:
 def add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cases", nargs="*", help="glob(s) over case names, e.g. 'softmax*'")
     p.add_argument("--family", nargs="*", help="only these families")
-    p.add_argument("--tag", nargs="*", help="only cases with one of these tags")
+    p.add_argument("--tag", nargs="*", help="only cases with one of these tags; those tagged "
+                   "'large' (benchmark sizes) run only when named here or by --cases")  # fmt: skip
     p.add_argument(
         "--case-module",
         action="append",
@@ -60,13 +61,14 @@ def add_seed(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="the seed of inputs and probes")
 
 
-def select_cases(args: argparse.Namespace) -> list[Case]:
+def select_cases(args: argparse.Namespace, opt_in: bool = False) -> list[Case]:
     """The cases --cases/--family/--tag select (after loading --case-module files); a
-    UsageError when none."""
+    UsageError when none. Cases tagged ``large`` only when asked for (library.OPT_IN_TAGS),
+    unless `opt_in`."""
     for path in getattr(args, "case_module", None) or ():
         load_case_module(path)
     patterns = split(args.cases)
-    chosen = select(patterns, split(args.family), split(args.tag))
+    chosen = select(patterns, split(args.family), split(args.tag), opt_in=opt_in)
     if not chosen:
         names = ", ".join(load_cases())
         what = f"--cases {' '.join(patterns)}" if patterns else "the filters given"
