@@ -121,8 +121,12 @@ def draws_json(draws: Iterable[Draw], path: Path) -> str:
 
 
 def save_draws(draws: Iterable[Draw], path: Path) -> Path:
-    """Add `draws` to the store at `path` (ids already there are kept) and return the path."""
-    return atomic_write(Path(path), draws_json(draws, path))
+    """Add `draws` to the store at `path` (ids already there are kept) and return the path;
+    ReplayError when it cannot be written."""
+    try:
+        return atomic_write(Path(path), draws_json(draws, path))
+    except OSError as e:
+        raise ReplayError(f"cannot write draws to {path}: {e.strerror or e}") from None
 
 
 def merged(base: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
