@@ -2,9 +2,15 @@
 
 Each repeat runs ``python -m harness validate --seed 0 --out TMP`` in a fresh process (imports
 included: that is what a user waits for) and reads the run's own breakdown from its
-metadata.json: seconds per backend, JAX's trace and compile seconds (inside jax's share), and
-the runner's time; the rest of the wall time is start-up and writing the reports. Variants:
-serial, and ``--jobs 2`` (this machine has 2 cores, shared: the load average is recorded).
+metadata.json: seconds per backend, JAX's trace, compile and load seconds (inside jax's share),
+and the runner's time; the rest of the wall time is start-up and writing the reports; the
+runner's time outside the backends is the judging (``judge_and_rest_s``). Variants, in this
+order within each repeat (so that the neighbours' load hits all of them alike):
+
+  cache off       HARNESS_CACHE=off: what every run paid before the project cache
+  cold            an empty cache folder: the first run on a machine (it fills the folder)
+  warm            the same folder again: the second run, what ``make validate`` costs then
+  jobs 2, warm    ``--jobs 2`` on the warm folder (this machine has 2 cores, shared)
 
 Run: ``python -m benchmarks.bench_validate`` (writes reports/bench/validate.csv).
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,20 +33,28 @@ import pandas as pd
 
 from benchmarks import BENCH_DIR, write_table
 
-VARIANTS: dict[str, list[str]] = {"serial": [], "jobs 2": ["--jobs", "2"]}
-FIRST = ["variant", "repeats", "wall_s", "cpu_s", "run_s", "startup_and_reports_s",
-         "jax.trace_s", "jax.compile_s", "jax.programs", "run_without_jax_compile_s",
-         "cases", "cells", "load_before"]  # fmt: skip
+#: variant -> (extra arguments, cache: "off", "cold" (emptied first) or "warm")
+VARIANTS: dict[str, tuple[list[str], str]] = {
+    "cache off": ([], "off"),
+    "cold": ([], "cold"),
+    "warm": ([], "warm"),
+    "jobs 2, warm": (["--jobs", "2"], "warm"),
+}
+FIRST = ["variant", "repeats", "wall_s", "wall_min_s", "wall_max_s", "cpu_s", "run_s",
+         "startup_and_reports_s", "jax.trace_s", "jax.compile_s", "jax.load_s", "jax.programs",
+         "jax.programs_cached", "run_without_jax_compile_s", "judge_and_rest_s", "cases",
+         "cells", "load_before"]  # fmt: skip
 
 
-def once(extra: list[str]) -> dict[str, Any]:
+def once(extra: list[str], cache_folder: str = "off") -> dict[str, Any]:
     """One run in a fresh process: wall and CPU seconds, and its metadata's timings."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "harness", "validate", "--seed", "0", "--out", tmp, *extra]
+        env = {**os.environ, "HARNESS_CACHE": cache_folder}
         load = os.getloadavg()[0]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode not in (0, 1):
@@ -58,20 +73,24 @@ def once(extra: list[str]) -> dict[str, Any]:
     rec.update({k: v for k, v in t.items() if k != "run_seconds"})
     rec["startup_and_reports_s"] = wall - rec["run_s"]
     # With workers, per-backend seconds are summed over them: only a serial run splits its wall.
-    rec["run_without_jax_compile_s"] = (
-        rec["run_s"] - t.get("jax.trace_s", 0.0) - t.get("jax.compile_s", 0.0)
-        if "--jobs" not in extra
-        else float("nan")
-    )
+    serial = "--jobs" not in extra
+    jax_build = t.get("jax.trace_s", 0.0) + t.get("jax.compile_s", 0.0)
+    rec["run_without_jax_compile_s"] = rec["run_s"] - jax_build if serial else float("nan")
+    backends = sum(v for k, v in t.items() if k.endswith("_s") and "." not in k)
+    rec["judge_and_rest_s"] = rec["run_s"] - backends if serial else float("nan")
     return rec
 
 
-def run(repeats: int = 2, variants: dict[str, list[str]] = VARIANTS) -> pd.DataFrame:
-    """Medians over `repeats`, the variants interleaved (so that the neighbours' load hits all)."""
+def run(repeats: int = 2, variants: dict[str, tuple[list[str], str]] = VARIANTS) -> pd.DataFrame:
+    """Medians (and the wall's min and max) over `repeats`, the variants interleaved."""
     recs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for _ in range(repeats):
-        for name, extra in variants.items():
-            recs[name].append(once(extra))
+        with tempfile.TemporaryDirectory() as folder:
+            for name, (extra, mode) in variants.items():
+                if mode == "cold":
+                    shutil.rmtree(folder)
+                    os.mkdir(folder)
+                recs[name].append(once(extra, "off" if mode == "off" else folder))
     rows = []
     for name, rs in recs.items():
         keys = sorted({k for r in rs for k in r})
@@ -79,6 +98,8 @@ def run(repeats: int = 2, variants: dict[str, list[str]] = VARIANTS) -> pd.DataF
         for k in keys:
             vals = [r[k] for r in rs if isinstance(r.get(k), int | float)]
             row[k] = statistics.median(vals) if vals else None
+        row["wall_min_s"] = min(r["wall_s"] for r in rs)
+        row["wall_max_s"] = max(r["wall_s"] for r in rs)
         rows.append(row)
     df = pd.DataFrame(rows)
     return df.reindex(columns=[*FIRST, *(c for c in df.columns if c not in FIRST)])
