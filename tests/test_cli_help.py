@@ -1,5 +1,7 @@
 """The command line explains itself: --version, examples and exit codes, a closed pipe."""
 
+import importlib.metadata
+import json
 import subprocess
 import sys
 
@@ -36,3 +38,27 @@ def test_a_reader_that_leaves_early_is_no_traceback():
     p.stdout.close()  # like `harness list | head` once head has what it wants
     err = p.stderr.read().decode()
     assert p.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_backend_asked_for_but_not_installed_is_a_usage_error(tmp_path):
+    out = _run("validate", "--cases", "two_paths", "--backends", "inhouse,torch-cuda",
+               "--out", str(tmp_path))  # fmt: skip
+    assert out.returncode == 2 and "torch-cuda was asked for but is not available" in out.stderr
+    allowed = _run("validate", "--cases", "two_paths", "--backends", "inhouse,torch-cuda",
+                   "--allow-missing", "--out", str(tmp_path))  # fmt: skip
+    assert allowed.returncode in (0, 1), allowed.stderr
+
+
+def test_a_plugins_engine_version_is_in_the_metadata(tmp_path):
+    plugin = tmp_path / "eng.py"
+    plugin.write_text(
+        "from harness.backends import Backend, get\n\n\n"
+        "class Eng(Backend):\n    name = 'eng'\n    engine = 'tqdm'\n\n"
+        "    def value(self, p):\n        return get('inhouse').compute('value', p)\n\n"
+        "    def grad(self, p):\n        return get('inhouse').compute('grad', p)\n"
+    )
+    out = _run("validate", "--cases", "two_paths", "--backend-module", str(plugin),
+               "--backends", "inhouse,eng", "--out", str(tmp_path / "rep"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    meta = json.loads((tmp_path / "rep" / "metadata.json").read_text())
+    assert meta["version.tqdm"] == importlib.metadata.version("tqdm")

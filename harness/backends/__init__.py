@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import Iterable
 
 from harness.backends import plugins
@@ -54,6 +55,24 @@ def start(name: str, isolate: bool = True, timeout: float | None = None) -> Back
 def names() -> list[str]:
     """Every selectable backend id: the built-in ones, then plugins (harness.plugins)."""
     return [*BUILTIN, *(n for n in plugins.names() if n not in BUILTIN)]
+
+
+def engine_of(name: str) -> str | None:
+    """The distribution a plugin backend wraps, for the run's metadata: its class's ``engine``
+    when it names one, else the installed distribution its module belongs to (None for the
+    built-in backends, whose frameworks the metadata lists anyway)."""
+    if name in BUILTIN:
+        return None
+    try:
+        cls = type(get(name))
+    except Exception:
+        return None
+    declared = getattr(cls, "engine", None)
+    if declared:
+        return str(declared)
+    top = cls.__module__.split(".")[0]
+    dists = importlib.metadata.packages_distributions().get(top, [])
+    return dists[0] if dists else None
 
 
 def origin(name: str) -> str:

@@ -59,6 +59,8 @@ class Backend:
     name: ClassVar[str] = "?"
     #: pip requirement that provides the framework, shown when it is missing
     install: ClassVar[str | None] = None
+    #: the distribution of the engine a plugin wraps (its version goes into metadata.json)
+    engine: ClassVar[str | None] = None
     # -- traits: what the judge asks of a backend (it never asks its name) ------------------
     #: False for backends under audit (the naive variant, the seed's formulas): they are
     #: judged against the consensus but never part of it.

@@ -19,6 +19,7 @@ from harness import generate
 from harness.baseline import BaselineError, compare_summaries, read_summary, restrict
 from harness.cli import checks, options
 from harness.errors import UsageError
+from harness.execute import guarded
 from harness.executors import (
     EXECUTORS,
     RAY_HINT,
@@ -67,6 +68,9 @@ def configure(sub: Any) -> None:
                    help="rerun exactly the inputs of these draw ids (from --random) instead of "
                         "the registry")  # fmt: skip
     p.add_argument("--draws", metavar="PATH", help="the draws file (default: OUT/draws.json)")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="run even when a backend named in --backends is not installed (its "
+                        "cells are skipped, with the reason)")  # fmt: skip
     p.add_argument("--causes", choices=("all", "ops", "none"), default="all",
                    help="likely causes of each blamed backend's failures in causes.csv: the ops "
                         "and the catalogued engine bugs they look like (all, default; the bugs' "
@@ -93,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     options.check_expectations(cases)
     names = options.split(args.backends) or [*backend_registry.DEFAULT, *from_files]
     options.choose("backend", names, backend_registry.names())
+    if args.backends and not args.allow_missing:
+        _check_available(names)
     checks.unique("backend", names, "--backends" if args.backends else "the default backends")
     dtypes = options.dtypes(args)
     quantities = options.choose(
@@ -142,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         duration_s=time.time() - started, interrupted_by=result.interrupted,
         cases_finished=result.cases_finished, timings=result.timings, shard=args.shard,
         random=args.random if (args.random or args.replay) else None,
+        engines=[d for d in map(backend_registry.engine_of, names) if d],
     )  # fmt: skip
     changes = None if baseline is None else compare_summaries(restrict(baseline, s), s)
     draws = {} if not (draws_in_set and extra and extra.draws and not plan.replay) else {
@@ -167,6 +174,17 @@ def run(args: argparse.Namespace) -> int:
               f"above are complete", file=sys.stderr)  # fmt: skip
         return 128 + late
     return 1 if s["verdict"].isin(UNEXPECTED).any() else 0
+
+
+def _check_available(names: list[str]) -> None:
+    """A backend asked for by name that is not installed is a usage error, not a run whose
+    cells are all skipped (--allow-missing: run without it)."""
+    for name in names:
+        be, _ = guarded(backend_registry.get, name)
+        why, _ = (None, None) if be is None else guarded(be.available)
+        if why:  # a backend whose constructor raises gets error cells, with the reason
+            raise UsageError(f"backend {name} was asked for but is not available: {why}; "
+                             "pass --allow-missing to run without it")  # fmt: skip
 
 
 def _draws_path(args: argparse.Namespace, out: Path) -> Path:

@@ -31,10 +31,11 @@ PACKAGES: tuple[str, ...] = (
 METADATA_FILE = "metadata.json"
 
 
-def versions() -> dict[str, str]:
-    """The harness's, Python's and each package of PACKAGES's version."""
+def versions(engines: Sequence[str] = ()) -> dict[str, str]:
+    """The harness's, Python's and each package of PACKAGES's version, and those of the
+    `engines` (distributions) that plugin backends wrap."""
     out = {"harness": __version__, "python": platform.python_version()}
-    for pkg in PACKAGES:
+    for pkg in dict.fromkeys([*PACKAGES, *engines]):
         try:
             out[pkg] = importlib_metadata.version(pkg)
         except importlib_metadata.PackageNotFoundError:
@@ -64,6 +65,7 @@ def run_metadata(
     timings: Mapping[str, float],
     shard: str | None = None,
     random: int | None = None,
+    engines: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The metadata of one `validate` run.
 
@@ -74,7 +76,7 @@ def run_metadata(
     The counts, and the draws, come from `summary`.
     """
     meta: dict[str, Any] = {
-        **{f"version.{k}": v for k, v in versions().items()},
+        **{f"version.{k}": v for k, v in versions(engines).items()},
         "platform": platform.platform(),
         "seed": seed,
         "dtypes": ",".join(dtypes),
