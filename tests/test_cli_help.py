@@ -1,12 +1,14 @@
 """The command line explains itself: --version, examples and exit codes, a closed pipe."""
 
+import contextlib
 import importlib.metadata
+import io
 import json
 import subprocess
 import sys
 
 from harness.__about__ import __version__
-from harness.cli import build_parser
+from harness.cli import build_parser, main, validate
 
 
 def _run(*argv):
@@ -62,3 +64,13 @@ def test_a_plugins_engine_version_is_in_the_metadata(tmp_path):
     assert out.returncode == 0, out.stderr
     meta = json.loads((tmp_path / "rep" / "metadata.json").read_text())
     assert meta["version.tqdm"] == importlib.metadata.version("tqdm")
+
+
+def test_without_a_terminal_progress_is_a_line_every_few_seconds(tmp_path, monkeypatch):
+    monkeypatch.setattr(validate, "PROGRESS_EVERY", 0.0)  # every case, for the test
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        main(["validate", "--cases", "two_paths*", "--backends", "inhouse,fd", "--causes",
+              "none", "--out", str(tmp_path)])  # fmt: skip
+    lines = [line for line in err.getvalue().splitlines() if line.startswith("[")]
+    assert lines and lines[-1].startswith("[3/3 cases]"), err.getvalue()

@@ -39,6 +39,9 @@ from harness.report.terminal import render_terminal
 from harness.runner import Runner
 from harness.vocabulary import QUANTITIES, UNEXPECTED
 
+#: Without a terminal (CI), a progress line at most this often (seconds) instead of a bar.
+PROGRESS_EVERY = 5.0
+
 
 def configure(sub: Any) -> None:
     p = sub.add_parser("validate", help="run the registry and write reports")
@@ -125,10 +128,17 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(total=steps, unit="case", disable=not sys.stderr.isatty(), leave=False)
     plan = generate.Plan(args.random, args.replay or (), draws_path, args.seed, not draws_in_set)
 
+    done = [0, time.monotonic()]  # cases finished; when the last line was printed
+
     def progress(case: Case) -> None:
-        if bar.n + 1 >= steps:
+        done[0] += 1  # counted here: a disabled bar (no terminal) counts nothing
+        if done[0] >= steps:
             hold_signals()  # the last case has ended: its reports get written, whatever comes
+        bar.set_postfix_str(case.name, refresh=False)
         bar.update(1)
+        if bar.disable and time.monotonic() - done[1] >= PROGRESS_EVERY:  # CI logs: a line
+            print(f"[{done[0]}/{steps} cases] {case.name}", file=sys.stderr, flush=True)
+            done[1] = time.monotonic()
 
     try:
         result, extra = generate.run(runner, cases, dtypes, quantities, plan, progress)
