@@ -3,6 +3,7 @@ framework shares."""
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Any
 
@@ -134,6 +135,17 @@ class MpNamespace:
         return -self.mean(np.take_along_axis(lp, lab[..., None], axis=-1)[..., 0])
 
 
+@functools.cache
+def context() -> Any:
+    """The process's one mpmath context at DIGITS digits (a new one costs about 2 ms of set-up,
+    more than most cells; nothing here changes its precision)."""
+    import mpmath
+
+    ctx = mpmath.mp.clone()
+    ctx.dps = DIGITS
+    return ctx
+
+
 class MpMath(Backend):
     """Derivatives by mpmath.diff at DIGITS significant digits; scalar-input cases only."""
 
@@ -150,10 +162,7 @@ class MpMath(Backend):
     def _setup(self, p: Problem) -> tuple[Any, Any]:
         if p.n != 1 or len(p.args) != 1:
             raise Unsupported("mp handles cases with one scalar input only")
-        import mpmath
-
-        ctx = mpmath.mp.clone()
-        ctx.dps = DIGITS
+        ctx = context()
         xp = MpNamespace(ctx)
         name = p.wrt[0]
         u = xp.asarray(p.cotangent)
@@ -207,10 +216,7 @@ def composition_terms(comp: Any, x: float) -> dict[str, Any]:
     """g', g'', h', h'', and f's partials up to order 2 at x, as mpf at DIGITS digits.
 
     `comp` is a registry Composition (g, h, f written against the namespace)."""
-    import mpmath
-
-    ctx = mpmath.mp.clone()
-    ctx.dps = DIGITS
+    ctx = context()
     xp = MpNamespace(ctx)
     x0 = ctx.mpf(float(x))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 import os
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -139,8 +139,10 @@ class Torch(Backend):
 
     name = "torch"
     reference_rank = 3
-    methods = {"grad": "torch.func.vjp", "jvp": "torch.func.jvp", "hvp": "forward over reverse",
-               "jacobian": "jacrev", "hessian": "torch.func.hessian"}  # fmt: skip
+    methods: ClassVar[dict[str, str]] = {
+        "grad": "torch.func.vjp", "jvp": "torch.func.jvp", "hvp": "forward over reverse",
+        "jacobian": "jacrev", "hessian": "torch.func.hessian",
+    }  # fmt: skip
     install = "pip install 'harness[torch]'"
 
     def __init__(self) -> None:
