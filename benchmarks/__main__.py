@@ -4,7 +4,8 @@ figures of all tables found there.
 
 Benchmarks: anchors (the harness's full check against gradcheck + gradgradcheck and
 check_grads, per case), validate (the whole default run), scale (HVP check, 10^2 to 10^6 inputs),
-mlp (the in-house engine's MLP step; benchmarks/bench_mlp.py, when present).
+mlp (the in-house engine's MLP step; benchmarks/bench_mlp.py, when present), objectives (a check
+of each benchmark objective at the benchmarks' sizes, per backend).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 OUT = Path("reports/bench")
-BENCHMARKS = ("anchors", "validate", "scale", "mlp")
+BENCHMARKS = ("anchors", "validate", "scale", "mlp", "objectives")
 
 
 def _fmt(v: object) -> str:
@@ -50,12 +51,15 @@ HEADLINES: dict[str, list[str]] = {
               "vs_fd_tol", "max_abs_diff_vs_jax", "agrees"],
     "mlp": ["activation", "implementation", "threads", "median_ms", "ratio_to_numpy",
             "ratio_to_torch"],
+    "objectives": ["case", "inputs", "cells", "unexpected", "first_s", "steady_s", "inhouse_s",
+                   "torch_s", "jax_s", "jax_compile_s", "fd_s", "dense", "fd_grad_hvp"],
 }  # fmt: skip
 TITLES = {
     "anchors": "Full check of a case: harness vs gradcheck+gradgradcheck and check_grads(order=2)",
     "validate": "The whole default run (`make validate`)",
     "scale": "Second order at scale: HVP check, n = 10^2 .. 10^6",
     "mlp": "In-house engine: MLP forward + backward",
+    "objectives": "A check of a real model: the benchmark objectives at size (`--tag large`)",
 }
 
 

@@ -132,3 +132,14 @@ def test_many_points_are_evaluated_in_chunks(monkeypatch):
     monkeypatch.setattr(fd_batch, "MAX_ELEMENTS", 3 * p.n)
     tol = Tol.lookup("float64", "value")
     np.testing.assert_allclose(fd_batch.Points(p).many(x), whole, rtol=tol.rtol)
+
+
+def test_the_objectives_table_has_a_row_per_case_with_the_time_per_backend():
+    from benchmarks import bench_objectives
+
+    df = bench_objectives.run(("kmeans_k3_d2",))
+    assert list(df.columns) == bench_objectives.COLUMNS
+    (row,) = df.to_dict("records")
+    assert row["case"] == "kmeans_k3_d2" and row["unexpected"] == 0
+    assert row["first_s"] > 0 and row["inhouse_s"] > 0 and row["jax_s"] > 0
+    assert row["dense"] != "refused" and "pass" in row["fd_grad_hvp"]  # 6 inputs: all formed
