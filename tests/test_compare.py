@@ -5,7 +5,7 @@ import pytest
 
 from harness import backends
 from harness.execute import Outcome
-from harness.judge.compare import compare
+from harness.judge.compare import agreeing_pairs, compare
 from harness.judge.consensus import blame, pick_reference, ranking, triangulate, verdict
 from harness.tolerances import TOLERANCES, Tol
 
@@ -92,3 +92,25 @@ def test_a_non_voter_never_votes():
 )
 def test_verdicts(agrees, expected, want):
     assert verdict(agrees, expected) == want
+
+
+def test_all_pairs_at_once_agree_exactly_where_compare_does():
+    """agreeing_pairs (the consensus's broadcast over pairs) is compare(...).agrees per pair:
+    near the bound, with noise on one side, both or neither, NaN, inf and other shapes."""
+    rng = np.random.default_rng(0)
+    tol = Tol.lookup("float32", "hvp")
+    for trial in range(200):
+        base = rng.standard_normal(5) * 10.0 ** rng.integers(-3, 4)
+        results = []
+        for k in range(rng.integers(2, 7)):
+            v = base + rng.standard_normal(5) * 10.0 ** rng.integers(-9, 0) * np.abs(base)
+            if rng.random() < 0.1:
+                v[rng.integers(5)] = rng.choice([np.nan, np.inf])
+            if rng.random() < 0.1:
+                v = v[:3]
+            noise = np.abs(rng.standard_normal(v.shape)) * 1e-4 if rng.random() < 0.4 else None
+            results.append(ok(f"b{k}", v, noise))
+        expected = [(i, j) for i in range(len(results)) for j in range(i + 1, len(results))
+                    if results[i].value.shape == results[j].value.shape
+                    and compare(results[i], results[j], tol).agrees]  # fmt: skip
+        assert agreeing_pairs(results, tol) == expected, trial

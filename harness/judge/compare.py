@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,3 +58,36 @@ def compare(a: Outcome, r: Outcome, tol: Tol) -> Comparison:
     return Comparison(
         diff, rel, bound, tol.atol * scale + float(np.max(noise, initial=0)), tol.rtol
     )
+
+
+def agreeing_pairs(results: Sequence[Outcome], tol: Tol) -> list[tuple[int, int]]:
+    """The pairs (i, j), i < j, of same-shaped results that agree: ``compare(results[i],
+    results[j], tol).agrees`` for all pairs at once, with the very same arithmetic (broadcast
+    over pairs instead of a dozen small-array calls per pair)."""
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, o in enumerate(results):
+        by_shape.setdefault(np.shape(o.value), []).append(i)
+    pairs = []
+    for idx in by_shape.values():
+        if len(idx) > 1:
+            pairs += [(idx[i], idx[j]) for i, j in _agreeing([results[k] for k in idx], tol)]
+    return sorted(pairs)
+
+
+def _agreeing(results: Sequence[Outcome], tol: Tol) -> list[tuple[int, int]]:
+    v = np.stack([np.asarray(o.value, dtype=np.float64).ravel() for o in results])
+    n = v.shape[1]
+    top = np.max(np.abs(v), axis=1, initial=0.0)  # NaN where a result holds one
+    noise = np.stack([
+        NOISE_FACTOR * np.abs(np.asarray(o.noise, dtype=np.float64).ravel())
+        if o.noise is not None else np.zeros(n)
+        for o in results
+    ])  # fmt: skip
+    i, j = np.triu_indices(len(results), k=1)
+    # compare's scale: max(1, max |a, r|), Python's max keeping 1.0 against a NaN
+    both = np.fmax(top[i], top[j])
+    both[np.isnan(top[i]) | np.isnan(top[j])] = np.nan
+    scale = np.array([max(1.0, float(t)) for t in both])
+    bound = tol.atol * scale[:, None] + tol.rtol * np.abs(v[j]) + (noise[i] + noise[j])
+    ok = np.all(np.abs(v[i] - v[j]) <= bound, axis=1)
+    return [(int(a), int(b)) for a, b, good in zip(i, j, ok, strict=True) if good]

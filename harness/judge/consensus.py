@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from harness.backends.base import Traits
 from harness.execute import Outcome
-from harness.judge.compare import compare
+from harness.judge.compare import agreeing_pairs
 from harness.tolerances import Tol
 
 #: A borrowed result's key: ``fd@float64`` is fd's float64 result seen by a float32 group.
@@ -69,11 +67,9 @@ def triangulate(
     for a gradient that passes it) breaks the tie when exactly one cluster is backed by it."""
     usable = [o for o in results if o.ok]
     j = Judgement(agreeing={o.key: set() for o in usable}, rank=rank)
-    for i, a in enumerate(usable):
-        for b in usable[i + 1 :]:
-            if np.shape(a.value) == np.shape(b.value) and compare(a, b, tol).agrees:
-                j.agreeing[a.key].add(b.key)
-                j.agreeing[b.key].add(a.key)
+    for i, k in agreeing_pairs(usable, tol):
+        j.agreeing[usable[i].key].add(usable[k].key)
+        j.agreeing[usable[k].key].add(usable[i].key)
     if not usable:
         return j
     skip = set(non_voters)
