@@ -110,6 +110,13 @@ class Problem:
         x = self.flatten(self.args)
         return float(x[flat % self.n])
 
+    def axis_labels(self, quantity: str) -> list[list[str]]:
+        """The names of `quantity`'s elements along each of its axes (index_label's parts): a
+        Jacobian's rows ``out[0]``, ``out[1]``, ... and columns ``W[0,0]``, ``W[0,1]``, ..."""
+        size = {"out": self.m, "m": self.m, "n": self.n}
+        return [[self._out_label(i) if axis in ("out", "m") else self.label(i)
+                 for i in range(size[axis])] for axis in QUANTITY[quantity].shape]  # fmt: skip
+
     def _out_label(self, i: int) -> str:
         if not self.out_shape:
             return "out"

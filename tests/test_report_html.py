@@ -18,7 +18,7 @@ import pytest
 
 from harness import backends as backend_registry
 from harness.backends.base import Backend, Problem
-from harness.report import groups
+from harness.report import failures
 from harness.report.grid import grid_cell
 from harness.report.html import COLORS, render, row_id
 from harness.report.terminal import render_terminal
@@ -123,7 +123,8 @@ def synthetic() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def _sections(page: str) -> list[str]:
-    return re.findall(r'<details class="cell[^"]*" id="([^"]+)"', page)
+    """The ids of the cells' details (a block's lead, or its other cells), in page order."""
+    return re.findall(r' id="(cell-[^"]+)"', page)
 
 
 def test_page_has_metadata_counts_grid_and_only_non_pass_details(synthetic):
@@ -136,7 +137,7 @@ def test_page_has_metadata_counts_grid_and_only_non_pass_details(synthetic):
     assert re.search(r'class="[^"]*row_heading[^"]*"\s*>alpha</th>', page)
     assert re.search(r'class="[^"]*row_heading[^"]*"\s*>beta</th>', page)
     for v in ("fail", "expected_fail", "error", "pass"):
-        assert f"td.v-{v}" in page and COLORS[v] in page
+        assert f"td.v-{v} {{ background-color: {COLORS[v]}; }}" in page
     ids = _sections(page)
     assert len(ids) == (~summary["verdict"].isin(["pass", "skipped"])).sum()  # no pass, no skip
     assert ids.index("cell-alpha-sk-jacobian-float64") < ids.index("cell-alpha-sk-grad-float64")
@@ -244,9 +245,9 @@ def test_every_verdict_has_a_colour_and_its_words_from_the_table():
     page = render(summary, summary.iloc[:0], META)
     for v in VERDICT_TABLE:
         assert f"<b>1</b> {v.label}</span>" in page
-        assert re.search(rf'class="[^"]*v-{v.name}[^"]*"[^>]*><div[^>]*>(<a[^>]*>)?'
-                         rf'<span class="v">{v.short}</span>', page)  # fmt: skip
-        assert f"td.v-{v.name} {{\n  background-color: {COLORS[v.name]};" in page
+        assert re.search(rf'<td class="v-{v.name}[^"]*"[^>]*>(<a[^>]*>)?<span class="v">'
+                         rf'<span class="n"><b>1 {v.short}</b></span></span>', page)  # fmt: skip
+        assert f"td.v-{v.name} {{ background-color: {COLORS[v.name]}; }}" in page
 
 
 def test_a_grid_cell_holds_the_worst_verdict_its_count_error_and_link():
@@ -258,6 +259,7 @@ def test_a_grid_cell_holds_the_worst_verdict_its_count_error_and_link():
     ]
     cell = grid_cell(rows)
     assert (cell.verdict, cell.hits, cell.max_err) == ("expected_fail", 2, 0.5)
+    assert cell.counts == (("expected_fail", 2), ("pass", 1), ("skipped", 1))
     assert cell.target is rows[1] and not cell.unexpected
     assert grid_cell([*rows, _row("a", "value", "t", "error", np.nan)]).verdict == "error"
     assert grid_cell([rows[0], rows[3]]).target is None  # a pass and a skip: nothing to open
@@ -265,18 +267,22 @@ def test_a_grid_cell_holds_the_worst_verdict_its_count_error_and_link():
 
 
 def test_figures_stop_at_the_budget_and_declared_cells_get_fewer(monkeypatch):
-    monkeypatch.setattr(groups, "MAX_FIGURES", 5)
-    monkeypatch.setattr(groups, "MAX_DECLARED_FIGURES", 2)
+    monkeypatch.setattr(failures, "MAX_FIGURES", 5)
+    monkeypatch.setattr(failures, "MAX_DECLARED_FIGURES", 2)
     rows = [_row(f"c{i}", "jacobian", "t", v, 1.0) for i in range(4)
             for v in ("fail", "expected_fail")]  # fmt: skip
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    arrays = {groups.cell_key(r): np.ones((2, 2)) for r in rows}
-    d = groups.details(summary, summary.iloc[:0], arrays)
-    assert [b.heatmap is not None for b in d.unexpected] == [True] * 4
-    assert [b.heatmap is not None for b in d.declared] == [True, False, False, False]
+    arrays = {failures.cell_key(r): np.ones((2, 2)) for r in rows}
+
+    def blocks(groups):
+        return [b for g in groups for k in g.kinds for b in k.blocks]
+
+    d = failures.details(summary, summary.iloc[:0], arrays)
+    assert [b.heatmap is not None for b in blocks(d.unexpected)] == [True] * 4
+    assert [b.heatmap is not None for b in blocks(d.declared)] == [True, False, False, False]
     assert d.capped and (d.unexpected_cells, d.declared_cells) == (4, 4)
-    roomy = groups.details(summary.iloc[:2], summary.iloc[:0], arrays)
-    assert not roomy.capped and all(b.heatmap is not None for b in roomy.unexpected)
+    roomy = failures.details(summary.iloc[:2], summary.iloc[:0], arrays)
+    assert not roomy.capped and all(b.heatmap is not None for b in blocks(roomy.unexpected))
 
 
 @pytest.mark.slow
@@ -299,7 +305,7 @@ def test_validate_keeps_dense_error_arrays_for_the_heatmap(skewed, tmp_path, cap
     ]
     assert main(argv) == 1
     out = capsys.readouterr().out
-    assert "unexpected (2), worst first:" in out
+    assert "unexpected (2), by blamed backend" in out
     assert f"report: {tmp_path / 'report.html'}" in out
     page = (tmp_path / "report.html").read_text()
     assert f'alt="heatmap of the per-element error of two_paths_vector[{skewed}-jacobian' in page
@@ -351,6 +357,6 @@ def test_cells_sharing_one_error_text_share_one_block(synthetic):
     extra = _row("beta", "jvp", "fd", "error", np.nan, reason="ValueError: boom")
     summary = pd.concat([summary, pd.DataFrame([extra])], ignore_index=True)
     page = render(summary, elements, META, arrays)
-    assert page.count("ValueError: boom") == 1
-    assert "beta · fd · 2 cells" in page
+    assert page.count('<div class="reason mono">ValueError: boom</div>') == 1
+    assert "jvp, hvp × float64" in page and "2 cells" in page
     assert 'id="cell-beta-fd-hvp-float64"' in page and 'id="cell-beta-fd-jvp-float64"' in page

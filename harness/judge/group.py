@@ -151,6 +151,9 @@ def _judge_one(
     if v != "pass":
         if QUANTITY[q].dense:  # a matrix: the HTML draws its heatmap
             out.arrays[(case.name, q, dtype, o.backend)] = cmp.abs_err.reshape(ov.shape)
+            # its axes' names (rows, then columns), for the heatmap's ticks: W[0,1], not 1
+            out.arrays[(case.name, f"{q} labels", dtype, o.backend)] = np.array(
+                [name for axis in p.axis_labels(q) for name in axis])  # fmt: skip
         order = np.argsort(-(cmp.abs_err - cmp.bound), kind="stable")[:WORST_ELEMENTS]
         for k in order:
             out.elements.append(dict(

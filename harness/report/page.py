@@ -1,6 +1,7 @@
 """report.html's page: the head (facts, counts, metadata, baseline changes), the case × backend
-grid (a pandas Styler), then the sections of details.py. `render` gathers the data from grid.py
-and groups.py first; every other function here only writes HTML."""
+grid (a plain table whose header row and case column stick), then the sections of details.py.
+`render` gathers the data from grid.py, groups.py and failures.py first; every other function
+here only writes HTML."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.report import groups
+from harness.report import failures, groups
 from harness.report.details import details_html, skipped_html
-from harness.report.grid import GridCell, backend_order, grid
+from harness.report.grid import GridCell, backend_order, grid, sparse_backends
 from harness.report.markup import COLORS, anchor, chip, esc, label, num, row_id, short, short_num
 from harness.results import ArrayKey
 
-#: Verdicts that carry no error to show: the grid counts them instead ("2 of 6").
+#: Verdicts that carry no error to show: the grid only counts them ("2 error · 4 pass").
 NUMBERLESS: tuple[str, ...] = ("error", "skipped")
 
 
@@ -102,18 +103,24 @@ def _baseline_html(
 
 
 # -- the grid -----------------------------------------------------------------------------------
-def _grid_cell(cell: GridCell | None) -> tuple[str, str]:
-    """(inner HTML, CSS classes) for one case × backend cell."""
+def _counts_text(cell: GridCell) -> str:
+    """'5 pass · 1 skip': how many rows have each verdict, the cell's own verdict in bold."""
+    parts = [f"{n} {esc(short(v))}" for v, n in cell.counts]
+    return " ".join(  # the separator opens the next part: a line never ends in one
+        f'<span class="n">{"· " if i else ""}{f"<b>{p}</b>" if v == cell.verdict else p}</span>'
+        for i, ((v, _), p) in enumerate(zip(cell.counts, parts, strict=True))
+    )
+
+
+def _grid_cell(cell: GridCell | None, sparse: bool) -> str:
+    """One case × backend cell: its counts by verdict and largest error (not in a narrow
+    column), the breakdown on hover, a link to the details of its first non-pass row."""
     if cell is None:
-        return "", "none"
+        return f'<td class="none{" sparse" if sparse else ""}"></td>'
     v = cell.verdict
-    count = f" ×{cell.hits}" if cell.hits > 1 and v != "pass" else ""
-    if v in NUMBERLESS:
-        small = f"{cell.hits} of {len(cell.rows)}"
-    elif cell.max_err is not None:
-        small = f"|err| {'≤ ' if v == 'pass' else ''}{short_num(cell.max_err)}"
-    else:
-        small = ""
+    small = ""
+    if cell.max_err is not None and not sparse and v not in NUMBERLESS:
+        small = f"<small>|err| {'≤ ' if v == 'pass' else ''}{esc(short_num(cell.max_err))}</small>"
     tip = "\n".join(
         f"{r['quantity']} {r['dtype']}: {r['verdict']}"
         + (
@@ -123,30 +130,43 @@ def _grid_cell(cell: GridCell | None) -> tuple[str, str]:
         )
         for r in cell.rows
     )
-    inner = f'<span class="v">{esc(short(v))}{count}</span><small>{esc(small)}</small>'
+    inner = f'<span class="v">{_counts_text(cell)}</span>{small}'
     if cell.target is not None:
         inner = f'<a href="#{anchor(cell.target)}">{inner}</a>'
-    classes = f"v-{v}" + (" unexpected" if cell.unexpected else "")
-    return f'<div title="{esc(tip)}">{inner}</div>', classes
+    classes = f"v-{v}" + (" unexpected" if cell.unexpected else "") + (" sparse" if sparse else "")
+    return f'<td class="{classes}" title="{esc(tip)}">{inner}</td>'
 
 
 def _grid_html(
-    index: pd.MultiIndex, cells: list[list[GridCell | None]], backends: list[str]
+    index: pd.MultiIndex,
+    cells: list[list[GridCell | None]],
+    backends: list[str],
+    sparse: list[str],
 ) -> str:
-    drawn = [[_grid_cell(c) for c in row] for row in cells]
-    text = pd.DataFrame([[c[0] for c in row] for row in drawn], index=index, columns=backends)
-    classes = pd.DataFrame([[c[1] for c in row] for row in drawn], index=index, columns=backends)
-    text.index.names = [None, None]  # a header row of its own otherwise
-    css = [{"selector": f"td.v-{v}", "props": f"background-color: {c};"} for v, c in COLORS.items()]
-    styler = (
-        text.style.set_uuid("verdicts")  # a fixed id: the same run renders the same page
-        .set_td_classes(classes)
-        .set_table_styles(css)
-        .set_table_attributes('class="grid"')
-        .format_index(escape="html", axis=0)  # case and family names are text, not markup
-        .format_index(escape="html", axis=1)
+    """The grid as a plain table: the header row and the case column stick (report.css)."""
+    narrow = [b in sparse for b in backends]
+    head = "".join(
+        f'<th scope="col" class="backend{" sparse" if n else ""}">'
+        f"{esc(b).replace('-', '-<wbr>') if n else esc(b)}</th>"
+        for b, n in zip(backends, narrow, strict=True)
     )
-    return styler.to_html(sparse_index=False)
+    body, family = [], None
+    for (fam, case), row in zip(index, cells, strict=True):
+        if fam != family:  # a family opens with a row of its own: no column spent on it
+            body.append(f'<tr class="family"><th colspan="{len(backends) + 1}">'
+                        f"<span>{esc(fam)}</span></th></tr>")  # fmt: skip
+            family = fam
+        tds = "".join(_grid_cell(c, n) for c, n in zip(row, narrow, strict=True))
+        body.append(f'<tr><th scope="row" class="row_heading case">{esc(case)}</th>{tds}</tr>')
+    return (
+        '<table class="grid" id="verdicts"><thead><tr><th class="corner case">case</th>'
+        f"{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table>"
+    )
+
+
+def verdict_colours() -> str:
+    """One background rule per verdict colour (markup.COLORS), for the grid's cells."""
+    return "".join(f"table.grid td.v-{v} {{ background-color: {c}; }}\n" for v, c in COLORS.items())
 
 
 # -- the page -----------------------------------------------------------------------------------
@@ -161,7 +181,7 @@ def render(
     """The whole page as one string."""
     backends = backend_order(summary, meta)
     index, cells = grid(summary, backends)
-    details = groups.details(summary, elements, arrays or {})
+    details = failures.details(summary, elements, arrays or {}, backends)
     facts, counts = groups.run_facts(summary, meta), groups.verdict_counts(summary)
     versions, run = groups.meta_items(meta)
     split = None if changes is None else groups.split_changes(changes)
@@ -171,7 +191,7 @@ def render(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>AD validation report</title>
 <style>
-{stylesheet()}</style></head><body>
+{stylesheet()}{verdict_colours()}</style></head><body>
 <input type="checkbox" id="only-unexpected" class="toggle">
 <main>
 <h1>Autodiff validation report</h1>
@@ -182,10 +202,11 @@ def render(
 <details open><summary>Run metadata</summary>{_meta_tables(versions, run)}</details>
 {_baseline_html(split, baseline)}
 <h2 id="grid">Verdicts: case × backend</h2>
-<p class="muted">Each cell is the worst verdict over the quantities and dtypes of that case and
-backend (xfail: expected fail, xpass: unexpected pass), with its largest absolute error; hover for
-the breakdown, click for the details.</p>
-<div class="grid-wrap">{_grid_html(index, cells, backends)}</div>
+<p class="muted">Each cell counts the verdicts of the quantities and dtypes of that case and
+backend (xfail: expected fail, xpass: unexpected pass), coloured by the worst one, with its largest
+absolute error; hover for the breakdown, click for the details. Backends that apply to few cases
+have narrow columns.</p>
+{_grid_html(index, cells, backends, sparse_backends(cells, backends))}
 {details_html(details)}
 {skipped_html(skips)}
 </main>

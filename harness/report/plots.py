@@ -68,19 +68,38 @@ def _digest(value: object) -> object:
     return repr(value)
 
 
-def _ticks(ax, n: int, axis: str) -> None:
+def _ticks(ax, n: int, axis: str, names: Sequence[str] | None = None) -> None:
+    """Ticks along `axis`, thinned to MAX_TICKS, named by `names` (else by index)."""
     step = max(1, int(np.ceil(n / MAX_TICKS)))
     ticks = list(range(0, n, step))
+    text = [names[t] if names is not None and len(names) == n else str(t) for t in ticks]
     getattr(ax, f"set_{axis}ticks")(ticks)
-    getattr(ax, f"set_{axis}ticklabels")([str(t) for t in ticks], fontsize=7)
+    rotate = 90 if axis == "x" and names is not None and max(map(len, text)) > 2 else 0
+    getattr(ax, f"set_{axis}ticklabels")(text, fontsize=7, rotation=rotate)
 
 
 @kept
 def error_heatmap(
-    err: np.ndarray, tol_abs: float, title: str, labels: Sequence[str] = ("row", "column")
+    err: np.ndarray,
+    tol_abs: float,
+    title: str,
+    labels: Sequence[str] = ("row", "column"),
+    names: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None),
 ) -> str:
     """A heatmap of the per-element |error| of a dense (Jacobian or Hessian) cell on a log scale,
-    with the absolute tolerance marked on the colour bar; returns a PNG data URI."""
+    with the absolute tolerance marked on the colour bar, its ticks named by `names` (rows,
+    columns: ``out[0]``, ``W[0,1]``) where given; returns a PNG data URI."""
+    return png_data_uri(heatmap_figure(err, tol_abs, title, labels, names))
+
+
+def heatmap_figure(
+    err: np.ndarray,
+    tol_abs: float,
+    title: str,
+    labels: Sequence[str] = ("row", "column"),
+    names: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None),
+):
+    """The figure of error_heatmap, open (a test reads its ticks)."""
     from matplotlib.colors import LogNorm
 
     plt = _pyplot()
@@ -110,10 +129,10 @@ def error_heatmap(
                     transform=bar.ax.get_yaxis_transform())  # fmt: skip
     ax.set_ylabel(labels[0], fontsize=8)
     ax.set_xlabel(labels[1], fontsize=8)
-    _ticks(ax, rows, "y")
-    _ticks(ax, cols, "x")
+    _ticks(ax, rows, "y", names[0])
+    _ticks(ax, cols, "x", names[1])
     ax.set_title(title, fontsize=9)
-    return png_data_uri(fig)
+    return fig
 
 
 @kept
