@@ -215,7 +215,13 @@ INGREDIENTS = ("y", "z", "g1", "g2", "h1", "h2", "f", "f_y", "f_z", "f_yy", "f_y
 def composition_terms(comp: Any, x: float) -> dict[str, Any]:
     """g', g'', h', h'', and f's partials up to order 2 at x, as mpf at DIGITS digits.
 
-    `comp` is a registry Composition (g, h, f written against the namespace)."""
+    `comp` is a registry Composition (g, h, f written against the namespace). Kept per
+    process: a function of comp and x alone, and a dozen mpmath derivatives each."""
+    return dict(_terms(comp, float(x)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _terms(comp: Any, x: float) -> dict[str, Any]:
     ctx = context()
     xp = MpNamespace(ctx)
     x0 = ctx.mpf(float(x))
