@@ -12,7 +12,7 @@ Two figures per case:
   steady state  the same check again, caches warm (a second seed, a rerun under pytest)
 Library start-up (imports, torch's and JAX's first-call set-up) is paid once, on a warm-up case
 that is not measured. Rounds alternate the order of the two sides; figures are medians. The
-project cache is off (HARNESS_CACHE=off, unless set): a first check compiles on both sides,
+project cache is off (HARNESS_CACHE_DIR=off, unless set): a first check compiles on both sides,
 rather than loading what an earlier run compiled (the warm ``make validate`` is bench_validate's).
 
 Run: ``python -m benchmarks.bench_anchors`` (writes reports/bench/anchors.csv).
@@ -184,7 +184,7 @@ def run(cases: tuple[str, ...] = CASES, rounds: int = 3) -> pd.DataFrame:
     """Per-case rows, then an `overall` row: total times over all cases, and their ratios."""
     from harness.library import load_cases
 
-    os.environ.setdefault("HARNESS_CACHE", "off")
+    os.environ.setdefault("HARNESS_CACHE_DIR", "off")
     warm_up()
     reg = load_cases()
     rows = [measure(reg[name], rounds) for name in cases if name in reg]

@@ -7,7 +7,7 @@ and the runner's time; the rest of the wall time is start-up and writing the rep
 runner's time outside the backends is the judging (``judge_and_rest_s``). Variants, in this
 order within each repeat (so that the neighbours' load hits all of them alike):
 
-  cache off       HARNESS_CACHE=off: what every run paid before the project cache
+  cache off       HARNESS_CACHE_DIR=off: what every run paid before the project cache
   cold            an empty cache folder: the first run on a machine (it fills the folder)
   warm            the same folder again: the second run, what ``make validate`` costs then
   jobs 2, warm    ``--jobs 2`` on the warm folder (this machine has 2 cores, shared)
@@ -50,7 +50,7 @@ def once(extra: list[str], cache_folder: str = "off") -> dict[str, Any]:
     """One run in a fresh process: wall and CPU seconds, and its metadata's timings."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "harness", "validate", "--seed", "0", "--out", tmp, *extra]
-        env = {**os.environ, "HARNESS_CACHE": cache_folder}
+        env = {**os.environ, "HARNESS_CACHE_DIR": cache_folder}
         load = os.getloadavg()[0]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
