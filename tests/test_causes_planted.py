@@ -52,6 +52,10 @@ def test_the_touched_op_comes_first(tmp_path, bug):
     mine = causes[causes.backend == "planted"].sort_values("rank")
     ops = mine[mine.kind == "op"]
     assert ops.iloc[0].cause.startswith("tanh"), mine.to_string()
+    page = (tmp_path / "rep" / "report.html").read_text()
+    top = page[page.index("<h2>Likely causes</h2>") : page.index('id="grid"')]
+    assert "href='#failures-planted'" in top and ops.iloc[0].cause in top
+    assert "id='failures-planted'" in page  # the link lands on the backend's failures
     if bug == "second_order_only":
         assert ops.iloc[0].cause == "tanh (second order only)"
     closest = mine[mine.kind == "mutant"].iloc[0]

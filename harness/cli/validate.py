@@ -30,9 +30,8 @@ from harness.executors import (
     worker_env,
 )
 from harness.interrupt import DEFAULT_CELL_TIMEOUT, Interrupted, hold_signals, pending_signal
-from harness.mutants.causes import CAUSES_FILE, causes_csv, likely_causes
+from harness.mutants.causes import causes_csv, likely_causes
 from harness.registry import Case
-from harness.report.csv import to_csv_text
 from harness.report.metadata import run_metadata
 from harness.report.report_set import write_report_set
 from harness.report.terminal import render_terminal
@@ -166,9 +165,9 @@ def run(args: argparse.Namespace) -> int:
     }  # fmt: skip
     causes = {} if args.causes == "none" else likely_causes(
         s, e, cases, args.seed, mutants=args.causes == "all")  # fmt: skip
-    extra_files = {**draws, CAUSES_FILE: to_csv_text(causes_csv(causes))}
     paths = write_report_set(out, s, e, meta, result.arrays, changes, args.baseline,
-                             save_arrays=bool(args.shard), extra=extra_files)  # fmt: skip
+                             save_arrays=bool(args.shard), extra=draws,
+                             causes=causes_csv(causes))  # fmt: skip
     print(render_terminal(s, out / "report.html", changes, args.baseline or "", 10,
                           colour=sys.stdout.isatty(), causes=causes))  # fmt: skip
     for p in paths:

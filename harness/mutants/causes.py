@@ -19,8 +19,6 @@ from harness.registry import Case
 from harness.usage import ops_used
 from harness.vocabulary import UNEXPECTED
 
-CAUSES_FILE = "causes.csv"
-
 
 def blamed_backends(summary: pd.DataFrame) -> list[str]:
     """Backends with unexpected cells blamed on them, most first."""
@@ -55,4 +53,4 @@ def causes_csv(per_backend: dict[str, list[Cause]]) -> pd.DataFrame:
     return causes_table(per_backend)
 
 
-__all__ = ["CAUSES_FILE", "blamed_backends", "causes_csv", "likely_causes"]
+__all__ = ["blamed_backends", "causes_csv", "likely_causes"]

@@ -198,9 +198,10 @@ def _kind_html(kind: Kind, unexpected: bool) -> str:
 def _backend_html(g: BackendGroup, unexpected: bool) -> str:
     counts = "".join(chip(v, f"<b>{n}</b> {esc(short(v))}") for v, n in g.counts)
     kinds = "\n".join(_kind_html(k, unexpected) for k in g.kinds)
+    target = f" id='failures-{esc(g.backend)}'" if unexpected else ""  # Likely causes link here
     return (
         f'<details class="backend{" unexpected" if unexpected else ""}"'
-        f"{' open' if unexpected else ''}>"
+        f"{' open' if unexpected else ''}{target}>"
         f"<summary><h3>{esc(g.backend)}</h3><span class='muted'>{g.cells} cell(s) in "
         f"{g.cases} case(s), {len(g.kinds)} way(s) of breaking</span>{counts}</summary>\n"
         f"{kinds}\n</details>"

@@ -177,8 +177,9 @@ def render(
     arrays: Mapping[ArrayKey, np.ndarray] | None = None,
     changes: pd.DataFrame | None = None,
     baseline: str = "",
+    causes: pd.DataFrame | None = None,
 ) -> str:
-    """The whole page as one string."""
+    """The whole page as one string (`causes`: the rows of causes.csv, shown at the top)."""
     backends = backend_order(summary, meta)
     index, cells = grid(summary, backends)
     details = failures.details(summary, elements, arrays or {}, backends)
@@ -199,6 +200,7 @@ def render(
 <div class="bar">{_counts(counts)}
 <label class="filter" for="only-unexpected">Show failures only
  <span class="muted">(fail, error, unexpected pass: {details.unexpected_cells})</span></label></div>
+{_causes_html(causes)}\
 <details open><summary>Run metadata</summary>{_meta_tables(versions, run)}</details>
 {_baseline_html(split, baseline)}
 <h2 id="grid">Verdicts: case × backend</h2>
@@ -212,3 +214,26 @@ have narrow columns.</p>
 </main>
 </body></html>
 """
+
+
+#: Likely causes shown per backend at the top of the page (causes.csv has them all).
+CAUSES_SHOWN = 3
+
+
+def _causes_html(causes: pd.DataFrame | None) -> str:
+    """'Likely causes' per blamed backend: hypotheses with their evidence, each linking to
+    the backend's failures below."""
+    if causes is None or causes.empty:
+        return ""
+    items = []
+    for backend, rows in causes.groupby("backend", sort=False):
+        lines = "".join(
+            f"<li><b>{esc('looks like' if r.kind == 'mutant' else 'op')} {esc(r.cause)}</b> "
+            f"<span class='muted'>(score {float(r.score):.2f})</span>: {esc(r.evidence)}</li>"
+            for r in rows.head(CAUSES_SHOWN).itertuples()
+        )
+        items.append(f"<li><a href='#failures-{esc(backend)}'>{esc(backend)}</a><ul>"
+                     f"{lines}</ul></li>")  # fmt: skip
+    return (f"<section id='causes'><h2>Likely causes</h2><p class='muted'>Hypotheses with "
+            f"their evidence, not verdicts (causes.csv).</p><ul>{''.join(items)}</ul>"
+            "</section>\n")  # fmt: skip

@@ -19,10 +19,13 @@ from harness.report.metadata import METADATA_FILE, metadata_json, with_files
 from harness.report.staging import write_files
 from harness.results import ArrayKey
 
+#: The likely causes of each blamed backend (validate writes it, empty when there are none).
+CAUSES_FILE = "causes.csv"
+
 #: The files of a set, in the order they are returned; a later set without one of them (an
 #: unsharded run after a shard's) removes it, so the folder never mixes two runs.
 SET_FILES: tuple[str, ...] = (
-    "summary.csv", "elements.csv", "report.html", METADATA_FILE, ARRAYS_FILE,
+    "summary.csv", "elements.csv", "report.html", METADATA_FILE, ARRAYS_FILE, CAUSES_FILE,
 )  # fmt: skip
 
 
@@ -36,6 +39,7 @@ def write_report_set(
     baseline: str | None = None,
     save_arrays: bool = False,
     extra: Mapping[str, str | bytes] | None = None,
+    causes: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write the set of reports into `out` and return their paths (summary, elements, html,
     metadata, then arrays.npz and `extra` where written). The set is staged and swapped in
@@ -45,7 +49,8 @@ def write_report_set(
     (a shard) also keeps the per-element arrays, for `merge` to draw them; `extra` are more
     files of the set (name -> content: draws.json)."""
     with signals_deferred():
-        files = report_files(summary, elements, meta, arrays, changes, baseline, save_arrays)
+        files = report_files(summary, elements, meta, arrays, changes, baseline, save_arrays,
+                             causes)  # fmt: skip
         return commit(Path(out), {**files, **(extra or {})}, meta)
 
 
@@ -57,13 +62,16 @@ def report_files(
     changes: pd.DataFrame | None = None,
     baseline: str | None = None,
     save_arrays: bool = False,
+    causes: pd.DataFrame | None = None,
 ) -> dict[str, str | bytes]:
     """The contents of the set's files by name, but metadata.json (`commit` adds it)."""
     files: dict[str, str | bytes] = {
         "summary.csv": to_csv_text(summary),
         "elements.csv": to_csv_text(elements),
-        "report.html": render(summary, elements, meta, arrays, changes, baseline or ""),
+        "report.html": render(summary, elements, meta, arrays, changes, baseline or "", causes),
     }
+    if causes is not None:  # likely causes (harness.judge.causes), also at the page's top
+        files[CAUSES_FILE] = to_csv_text(causes)
     if save_arrays:
         files[ARRAYS_FILE] = arrays_npz(arrays)
     return files
