@@ -12,6 +12,7 @@ def no_file_backends(monkeypatch):
     """Each test loads its own plugin file: forget the backends earlier files registered."""
     monkeypatch.setattr(plugins, "_FROM_FILES", {})
 
+
 PLUGIN = '''
 import numpy as np
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -49,7 +49,8 @@ class InHouse(Backend):
 
     name = "inhouse"
     reference_rank = 4
-    methods = {"grad": "reverse mode", "jvp": "forward mode", "hvp": "reverse over reverse",
+    methods: ClassVar[dict[str, str]] = {"grad": "reverse mode", "jvp": "forward mode",
+               "hvp": "reverse over reverse",
                "jacobian": "reverse mode", "hessian": "reverse over reverse"}  # fmt: skip
 
     def value(self, p: Problem) -> np.ndarray:
@@ -85,7 +86,7 @@ class InHouseNaive(InHouse):
 
     name = "inhouse-naive"
     reference_rank = 5
-    methods = {**InHouse.methods, "hvp": "naive second-order rule",
+    methods: ClassVar[dict[str, str]] = {**InHouse.methods, "hvp": "naive second-order rule",
                "hessian": "naive second-order rule"}  # fmt: skip
 
     def expectation(self, case: Any, quantity: str, dtype: str) -> Expect | None:
