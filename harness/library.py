@@ -18,6 +18,7 @@ import sys
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 
 from harness import cases
 from harness.errors import RegistryError
@@ -55,22 +56,7 @@ def load_case_module(path: str | Path) -> list[str]:
         raise RegistryError(f"--case-module {path}: no such file; give the path to a .py file")
     modname = f"harness_case_module_{p.stem}_{zlib.crc32(str(p).encode()):08x}"
     before = set(registered())
-    if modname not in sys.modules:
-        spec = importlib.util.spec_from_file_location(modname, p)
-        if spec is None or spec.loader is None:
-            raise RegistryError(f"--case-module {path} cannot be imported; is it a .py file?")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = module
-        try:
-            spec.loader.exec_module(module)
-        except RegistryError:
-            del sys.modules[modname]
-            raise
-        except Exception as e:
-            del sys.modules[modname]
-            raise RegistryError(
-                f"--case-module {path} failed to import: {type(e).__name__}: {e}"
-            ) from None
+    import_file(p, modname, f"--case-module {path}", RegistryError, (RegistryError,))
     return sorted(set(registered()) - before) or [
         n for n, c in registered().items() if c.fn.__module__ == modname
     ]
@@ -79,6 +65,33 @@ def load_case_module(path: str | Path) -> list[str]:
 #: Tags whose cases a selection leaves out unless it asks for them, by the tag (``--tag
 #: large``) or by the case's exact name: the benchmark-sized objectives, too slow for every run.
 OPT_IN_TAGS = frozenset({"large"})
+
+
+def import_file(
+    p: Path,
+    modname: str,
+    shown: str,
+    error: type[Exception],
+    passthrough: tuple[type[Exception], ...] = (),
+) -> ModuleType:
+    """The Python file `p` imported as module `modname` (once per process); a failure to import
+    it is `error` naming `shown` (exceptions in `passthrough` are raised as they are)."""
+    if modname in sys.modules:
+        return sys.modules[modname]
+    spec = importlib.util.spec_from_file_location(modname, p)
+    if spec is None or spec.loader is None:
+        raise error(f"{shown} cannot be imported; is it a .py file?")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    try:
+        spec.loader.exec_module(module)
+    except passthrough:
+        del sys.modules[modname]
+        raise
+    except Exception as e:
+        del sys.modules[modname]
+        raise error(f"{shown} failed to import: {type(e).__name__}: {e}") from None
+    return module
 
 
 def select(

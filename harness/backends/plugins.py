@@ -14,14 +14,13 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import re
-import sys
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from harness.backends.base import Backend
 from harness.errors import UsageError
+from harness.library import import_file
 
 ENTRY_POINT_GROUP = "harness.backends"
 #: A backend id is used in report columns, cell ids and comma-separated lists.
@@ -91,7 +90,7 @@ def load_module(path: str | Path, taken: Iterable[str] = ()) -> list[str]:
     if not p.is_file():
         raise PluginError(f"--backend-module {path}: no such file; give the path to a .py file")
     modname = f"harness_backend_module_{p.stem}_{zlib.crc32(str(p).encode()):08x}"
-    module = sys.modules.get(modname) or _import_file(p, modname, str(path))
+    module = import_file(p, modname, f"--backend-module {path}", PluginError)
     found = [
         obj
         for obj in vars(module).values()
@@ -118,22 +117,6 @@ def load_module(path: str | Path, taken: Iterable[str] = ()) -> list[str]:
         _register(cls, str(path), taken)
         _PATHS[cls.name] = str(p)
     return [cls.name for cls in found]
-
-
-def _import_file(p: Path, modname: str, shown: str) -> Any:
-    spec = importlib.util.spec_from_file_location(modname, p)
-    if spec is None or spec.loader is None:
-        raise PluginError(f"--backend-module {shown} cannot be imported; is it a .py file?")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:
-        del sys.modules[modname]
-        raise PluginError(
-            f"--backend-module {shown} failed to import: {type(e).__name__}: {e}"
-        ) from None
-    return module
 
 
 def _register(cls: type[Backend], shown: str, taken: set[str]) -> None:
