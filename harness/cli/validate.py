@@ -30,7 +30,8 @@ from harness.executors import (
     worker_env,
 )
 from harness.interrupt import DEFAULT_CELL_TIMEOUT, Interrupted, hold_signals, pending_signal
-from harness.mutants.causes import causes_csv, likely_causes
+from harness.judge.causes import causes_table
+from harness.mutants.causes import likely_causes
 from harness.registry import Case
 from harness.report.metadata import run_metadata
 from harness.report.report_set import write_report_set
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         s, e, cases, args.seed, mutants=args.causes == "all")  # fmt: skip
     paths = write_report_set(out, s, e, meta, result.arrays, changes, args.baseline,
                              save_arrays=bool(args.shard), extra=draws,
-                             causes=causes_csv(causes))  # fmt: skip
+                             causes=causes_table(causes))  # fmt: skip
     print(render_terminal(s, out / "report.html", changes, args.baseline or "", 10,
                           colour=sys.stdout.isatty(), causes=causes))  # fmt: skip
     for p in paths:

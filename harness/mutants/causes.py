@@ -10,7 +10,6 @@ import pandas as pd
 from harness.judge.causes import (
     Cause,
     attribute_ops,
-    causes_table,
     fingerprint,
     match_mutants,
 )
@@ -49,8 +48,4 @@ def likely_causes(
     return out
 
 
-def causes_csv(per_backend: dict[str, list[Cause]]) -> pd.DataFrame:
-    return causes_table(per_backend)
-
-
-__all__ = ["blamed_backends", "causes_csv", "likely_causes"]
+__all__ = ["blamed_backends", "likely_causes"]
