@@ -1,10 +1,11 @@
-"""The project cache folder: build products that a warm run reuses, never a result.
+"""The project cache folder: build products and oracle results a warm run reuses, no verdict.
 
 ``.cache/`` under the working directory by default; ``HARNESS_CACHE_DIR=PATH`` moves it and
 ``HARNESS_CACHE_DIR=off`` turns every cache off. It holds JAX's persistent compilation cache
 (``jax/``, keyed by JAX on the program itself) and the harness's own entries (``harness/``):
-compiled JAX programs of the registry's cases and the report's figures, keyed by a digest of
-the harness's source files, so that editing any of them starts afresh. It holds compiled code:
+compiled JAX programs of the registry's cases, the oracles' results on them (harness.memo) and
+the report's figures, keyed by a digest of the harness's source files, so that editing any of
+them starts afresh. It holds compiled code:
 share it only with whom you would share the checkout. Every read and write is best effort: a
 missing, unreadable or full folder costs time, never a cell.
 """

@@ -52,10 +52,55 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+#: Inside :func:`armed`: the handlers are installed for the whole block, and each cell only
+#: sets its timer (installing a handler per call costs more than a small cell itself).
+_ARMED = [0]
+_LIMIT = [0.0]
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise CellTimeout(_LIMIT[0])
+
+
+def _on_ctrl_c(signum: int, frame: Any) -> None:
+    raise CtrlC()
+
+
+@contextlib.contextmanager
+def armed() -> Iterator[None]:
+    """Install the cell timer's handler and, where SIGINT has Python's default handler, the
+    Ctrl-C one (see :func:`real_interrupts`) once for a block of many cells (a case). Inside
+    it, :func:`call_with_timeout` and :func:`real_interrupts` only set and clear the timer.
+    Off the main thread, or nested, it changes nothing."""
+    if _ARMED[0] or not (_main_thread() and hasattr(signal, "setitimer")):
+        yield
+        return
+    old_alarm = signal.signal(signal.SIGALRM, _on_alarm)
+    old_int = signal.getsignal(signal.SIGINT)
+    if old_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_ctrl_c)
+    _ARMED[0] += 1
+    try:
+        yield
+    finally:
+        _ARMED[0] -= 1
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_alarm)
+        if old_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, old_int)
+
+
 def call_with_timeout(fn: Callable[..., T], seconds: float | None, *args: Any) -> T:
     """`fn(*args)`; :class:`CellTimeout` if it runs longer than `seconds` (None: no limit)."""
     if not seconds or seconds <= 0:
         return fn(*args)
+    if _ARMED[0] and _main_thread():
+        _LIMIT[0] = seconds
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return fn(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
     if not (_main_thread() and hasattr(signal, "setitimer")):
         return _in_thread(fn, seconds, *args)
 
@@ -183,14 +228,12 @@ def real_interrupts() -> Iterator[None]:
     Python's default handler (a library or pytest run, no guard), a SIGINT during the block
     raises :class:`CtrlC` instead, which a cell never swallows. Under a guard a real SIGINT is
     :class:`Interrupted` anyway, and a worker ignores SIGINT: nothing to change there."""
-    if not (_main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+    if _ARMED[0] or not (
+        _main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    ):
         yield
         return
-
-    def ctrl_c(signum: int, frame: Any) -> None:
-        raise CtrlC()
-
-    signal.signal(signal.SIGINT, ctrl_c)
+    signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         yield
     finally:

@@ -24,6 +24,7 @@ from harness.interrupt import (
     CellTimeout,
     CtrlC,
     Interrupted,
+    armed,
     call_with_timeout,
     real_interrupts,
 )
@@ -31,6 +32,7 @@ from harness.judge import diagnosis
 from harness.judge.consensus import BORROWED, base_name
 from harness.judge.group import CASE_BLAME, Evidence, judge_group, zero_under
 from harness.judge.taylor import taylor_remainders
+from harness.memo import OracleMemo
 from harness.problem import make_problem, probe
 from harness.registry import Case, Expect
 from harness.results import ArrayKey, RunResult, make_row, tidy, tidy_elements
@@ -67,6 +69,9 @@ class Runner:
         self.traits: dict[str, Traits] = {n: self._traits(n) for n in self.backends}
         #: each (case, backend)'s second derivatives at the diagnosis points, computed once
         self._points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        #: oracle outcomes computed once and recalled (in the process; for registry cases,
+        #: across runs through the project cache)
+        self.memo = OracleMemo()
         #: seconds in each backend's cells, summed over the run (metadata.json: timings)
         self.timings: dict[str, float] = defaultdict(float)
 
@@ -111,6 +116,18 @@ class Runner:
         quantities: Iterable[str],
         inputs: Mapping[str, np.ndarray] | None = None,
     ) -> tuple[list[dict], list[dict]]:
+        """Rows and worst elements of every cell of `case` (the signal handlers that bound and
+        guard each cell are installed once for the case, not per call)."""
+        with armed():
+            return self._run_case(case, dtypes, quantities, inputs)
+
+    def _run_case(
+        self,
+        case: Case,
+        dtypes: Iterable[str],
+        quantities: Iterable[str],
+        inputs: Mapping[str, np.ndarray] | None,
+    ) -> tuple[list[dict], list[dict]]:
         dtypes, quantities = list(dtypes), list(quantities)
         dts = [d for d in DTYPES if d in dtypes and d in case.dtypes]
         qs = [q for q in QUANTITIES if q in quantities and q in case.quantities]
@@ -123,6 +140,16 @@ class Runner:
             rows = [make_row(case, q, d, b, "error", reason=reason, blame=CASE_BLAME)
                     for d in dts for q in qs for b in self.backends]  # fmt: skip
             return rows, elems
+        try:
+            return self._judge_case(case, problems, dts, qs)
+        finally:
+            self.memo.flush()
+
+    def _judge_case(
+        self, case: Case, problems: Mapping[str, Problem], dts: list[str], qs: list[str]
+    ) -> tuple[list[dict], list[dict]]:
+        rows: list[dict] = []
+        elems: list[dict] = []
         self._prepare(case, problems, qs)
         oracles: dict[str, dict[str, Outcome]] = {}
         for d in dts:
@@ -206,9 +233,19 @@ class Runner:
             elif too_big:
                 out[name] = Outcome(name, dtype, "skipped", reason=too_big)
             else:
-                out[name] = run_cell(be, q, p, self.cell_timeout)
-                self.timings[name] += out[name].seconds
+                out[name] = self._cell(name, be, q, p)
         return out
+
+    def _cell(self, name: str, be: Backend, q: str, p: Problem) -> Outcome:
+        """One cell computed, or an oracle's recalled (harness.memo)."""
+        kept = self.memo.usable(be, self.traits[name].oracle, q)
+        if kept and (got := self.memo.recall(name, be, q, p)) is not None:
+            return got
+        o = run_cell(be, q, p, self.cell_timeout)
+        self.timings[name] += o.seconds
+        if kept:
+            self.memo.keep(name, be, q, p, o)
+        return o
 
     def _diagnose(self, case: Case, row: dict) -> None:
         """Append the second-order diagnosis to a non-pass second-order row of a composite."""
@@ -267,6 +304,7 @@ class Runner:
         """Seconds per backend (``<backend>_s``), and what a backend counts apart, such as
         jax's trace and compile time (``jax.compile_s``), which its cells' seconds include."""
         out = {f"{name}_s": round(secs, 3) for name, secs in self.timings.items()}
+        out.update({f"{name}.recalled": n for name, n in sorted(self.memo.recalled.items())})
         for name, be in self.backends.items():
             for k, v in sorted(getattr(be, "timings", {}).items()):
                 out[f"{name}.{k}"] = round(v, 3)
