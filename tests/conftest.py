@@ -58,4 +58,5 @@ def planted(monkeypatch):
 
 
 # One mutant-fingerprint cache for the whole suite, subprocesses included (they inherit it).
+os.environ.setdefault("HARNESS_THREADS", "1")  # as the CLI: small problems, shared cores
 os.environ.setdefault("HARNESS_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache"))

@@ -47,7 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: torch's intra-op threads in a command's process unless HARNESS_THREADS says otherwise: the
+#: registry's problems are small, and a second thread costs more in synchronisation than it
+#: saves (half of torch's seconds on the default run, on two cores). A library caller's process
+#: (harness.check, the pytest plugin) is left as it is.
+DEFAULT_THREADS = "1"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HARNESS_THREADS", DEFAULT_THREADS)
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
