@@ -31,6 +31,7 @@ from harness.interrupt import (
 from harness.judge import diagnosis
 from harness.judge.consensus import BORROWED, base_name
 from harness.judge.group import CASE_BLAME, Evidence, judge_group, zero_under
+from harness.judge.taylor import line as taylor_line
 from harness.judge.taylor import taylor_remainders
 from harness.memo import OracleMemo
 from harness.problem import make_problem, probe
@@ -171,7 +172,8 @@ class Runner:
     def _evidence(self, case: Case, q: str, p: Problem, pool: Mapping[str, Outcome]) -> Evidence:
         """Everything the judge weighs besides the outcomes, computed before it judges."""
         ok = {k: o for k, o in pool.items() if o.ok}
-        taylor = {k: taylor_remainders(p, o.value) for k, o in ok.items()} if q == "grad" else {}
+        along = taylor_line(p) if q == "grad" and ok else None  # shared by every gradient
+        taylor = {k: taylor_remainders(p, o.value, along) for k, o in ok.items()} if along else {}
         return Evidence(
             declared={k: self._declared(case, base_name(k), q, o.dtype) for k, o in pool.items()},
             traits={k: self.traits[base_name(k)] for k in pool},

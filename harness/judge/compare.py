@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ class Comparison:
     tol_abs: float
     tol_rel: float
 
-    @property
+    @functools.cached_property
     def agrees(self) -> bool:
         return bool(np.all(self.abs_err <= self.bound))
 

@@ -141,14 +141,15 @@ def _judge_one(
     w = cmp.worst
     label = p.index_label(q, w)
     x = p.input_value(q, w)
-    text = failure(
-        case=case.name, quantity=q, method=method, dtype=dtype, shape=o.value.shape,
-        backend=o.backend, value=float(ov.ravel()[w]), reference=ref_name,
-        reference_value=float(rv.ravel()[w]), label=label, input_value=x,
-        err=float(cmp.abs_err[w]), bound=float(cmp.bound[w]), agrees=cmp.agrees, blame=who,
-    )  # fmt: skip
-    reason = "" if v == "pass" else text if exp is None else f"{exp.reason} | {text}"
+    reason = ""
     if v != "pass":
+        text = failure(
+            case=case.name, quantity=q, method=method, dtype=dtype, shape=o.value.shape,
+            backend=o.backend, value=float(ov.ravel()[w]), reference=ref_name,
+            reference_value=float(rv.ravel()[w]), label=label, input_value=x,
+            err=float(cmp.abs_err[w]), bound=float(cmp.bound[w]), agrees=cmp.agrees, blame=who,
+        )  # fmt: skip
+        reason = text if exp is None else f"{exp.reason} | {text}"
         if QUANTITY[q].dense:  # a matrix: the HTML draws its heatmap
             out.arrays[(case.name, q, dtype, o.backend)] = cmp.abs_err.reshape(ov.shape)
             # its axes' names (rows, then columns), for the heatmap's ticks: W[0,1], not 1

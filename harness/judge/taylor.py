@@ -17,24 +17,35 @@ STEPS = np.logspace(-1.0, -2.5, 6)
 SLOPE_TOLERANCE = 0.35
 
 
-def taylor_remainders(p: Problem, grad: np.ndarray) -> np.ndarray:
-    """(3, k): the steps h, r(h) = |s(x + h·d) − s(x) − h·<g, d>| for `grad` (flat, any
-    dtype), and |s(x)| (repeated), evaluating s = <u, f> in float64 along the case's tangent."""
+Line = tuple[np.ndarray, float, np.ndarray]
+
+
+def line(p: Problem) -> Line:
+    """What the remainders of every gradient of one problem share: the direction d (the case's
+    tangent, scaled to max |d| = 1), s(x) and s(x + h·d) at each step, s = <u, f> in float64."""
     xp = NumpyNamespace(np.float64)
     consts = {n: a for n, a in p.args.items() if n not in p.wrt}
     x0 = p.flatten(p.args).astype(np.float64)
     u = np.asarray(p.cotangent, dtype=np.float64)
     d = np.asarray(p.tangent, dtype=np.float64)
     d = d / max(float(np.max(np.abs(d), initial=0.0)), 1e-300)
-    g = np.asarray(grad, dtype=np.float64).ravel()
 
     def s(x: np.ndarray) -> float:
         vals = {**consts, **p.split(x)}
         with np.errstate(all="ignore"):
             return float(np.sum(np.asarray(p.call(xp, vals), dtype=np.float64) * u))
 
-    s0, slope = s(x0), float(g @ d)
-    rs = np.array([abs(s(x0 + h * d) - s0 - h * slope) for h in STEPS])
+    return d, s(x0), np.array([s(x0 + h * d) for h in STEPS])
+
+
+def taylor_remainders(p: Problem, grad: np.ndarray, along: Line | None = None) -> np.ndarray:
+    """(3, k): the steps h, r(h) = |s(x + h·d) − s(x) − h·<g, d>| for `grad` (flat, any
+    dtype), and |s(x)| (repeated), along the case's tangent (`along`: the problem's
+    :func:`line`, when it is computed once for several gradients)."""
+    d, s0, values = line(p) if along is None else along
+    slope = float(np.asarray(grad, dtype=np.float64).ravel() @ d)
+    with np.errstate(all="ignore"):
+        rs = np.abs(values - s0 - STEPS * slope)
     return np.stack([STEPS, rs, np.full_like(STEPS, abs(s0))])
 
 
