@@ -42,7 +42,7 @@ def markdown(df: pd.DataFrame) -> str:
 HEADLINES: dict[str, list[str]] = {
     "anchors": ["case", "inputs", "harness_cells", "anchors_first_s", "harness_first_s",
                 "harness_jax_compile_s", "ratio_first", "anchors_steady_s", "harness_steady_s",
-                "ratio_steady", "anchors_ok"],
+                "ratio_steady", "harness_new_seed_s", "ratio_new_seed", "anchors_ok"],
     "validate": ["variant", "wall_s", "wall_min_s", "wall_max_s", "cpu_s", "run_s",
                  "startup_and_reports_s", "jax.trace_s", "jax.compile_s", "jax.load_s",
                  "jax.programs_cached", "torch_s", "fd_s", "jax_s", "judge_and_rest_s",
