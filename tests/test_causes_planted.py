@@ -66,7 +66,7 @@ def test_the_touched_op_comes_first(tmp_path, bug):
         assert closest.cause == "none" or "error correlation 1.00" in closest.evidence, closest
 
 
-@pytest.mark.parametrize("name", ["sin_vjp_sign", "multiply_vjp_same_operand", "tanh_jvp_wrong"])
+@pytest.mark.parametrize("name", ["tanh_jvp_wrong"])  # every mutant: test_causes_catalog.py
 def test_a_catalogued_bug_planted_as_a_users_engine_is_its_own_first_cause(tmp_path, name):
     m = next(m for m in MUTANTS if m.name == name)
     (tmp_path / "planted.py").write_text(
