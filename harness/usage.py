@@ -11,6 +11,7 @@ a scale computed from a shape) never enters a derivative, so no derivative bug c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,34 +27,66 @@ _UFUNCS = {
 }  # fmt: skip
 
 
+@dataclass
+class OpCall:
+    """One call of a vocabulary op on something that depends on the inputs: its arguments
+    (numpy values) with, for each array among them, whether it depends on the inputs."""
+
+    op: str
+    args: tuple
+    kwargs: dict
+    variable: tuple  # the args' shape, with True / False at each float array
+    key: Any = None  # the index of `x[key]` (op take, written as indexing)
+
+
+@dataclass
+class _Log:
+    used: set[str] = field(default_factory=set)
+    calls: list[OpCall] = field(default_factory=list)
+
+    def note(self, op: str, args: tuple, kwargs: dict, key: Any = None) -> None:
+        self.used.add(op)
+        self.calls.append(OpCall(op, _plain(args), _plain(kwargs), _mask(args), key))
+
+
 class _Tracked(np.ndarray):
     """An array that notes the vocabulary op behind each ufunc applied to it; `variable`: it
     depends on the case's inputs."""
 
-    used: set[str]
+    log: _Log
     variable: bool
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kw: Any) -> Any:
         variable = _depends(inputs)
-        if variable and ufunc.__name__ in _UFUNCS:
-            self.used.add(_UFUNCS[ufunc.__name__])
+        if variable and ufunc.__name__ in _UFUNCS and method == "__call__" and not kw:
+            self.log.note(_UFUNCS[ufunc.__name__], inputs, {})
         out = getattr(ufunc, method)(*_plain(inputs), **kw)
-        return _track(out, self.used, variable)
+        return _track(out, self.log, variable)
 
     def __getitem__(self, key: Any) -> Any:
         if self.variable:
-            self.used.add("take")
-        return _track(np.asarray(self)[key], self.used, self.variable)
+            self.log.note("take", (self,), {}, key=key)
+        return _track(np.asarray(self)[key], self.log, self.variable)
 
 
-def _track(a: Any, used: set[str], variable: bool) -> Any:
+def _track(a: Any, log: _Log, variable: bool) -> Any:
     if isinstance(a, np.generic) and a.dtype.kind == "f":
         a = np.asarray(a)  # a 0-d result: still an array, so its operators are noted
     if isinstance(a, np.ndarray) and a.dtype.kind == "f":
         t = a.view(_Tracked)
-        t.used, t.variable = used, variable
+        t.log, t.variable = log, variable
         return t
     return a
+
+
+def _mask(a: Any) -> Any:
+    if isinstance(a, _Tracked):
+        return bool(a.variable)
+    if isinstance(a, list | tuple):
+        return tuple(_mask(x) for x in a)
+    if isinstance(a, dict):
+        return {k: _mask(v) for k, v in a.items()}
+    return None
 
 
 def _depends(args: Any) -> bool:
@@ -68,20 +101,20 @@ def _depends(args: Any) -> bool:
 class _Recorder:
     """The numpy namespace, noting each vocabulary function called on the inputs."""
 
-    def __init__(self, used: set[str]) -> None:
-        self._inner, self._used = NumpyNamespace(np.float64), used
+    def __init__(self, log: _Log) -> None:
+        self._inner, self._log = NumpyNamespace(np.float64), log
 
     def __getattr__(self, name: str) -> Any:
         fn = getattr(self._inner, name)
         if name not in VOCABULARY or not callable(fn):
             return fn
-        used = self._used
+        log = self._log
 
         def recorded(*args: Any, **kw: Any) -> Any:
             variable = _depends(args) or _depends(tuple(kw.values()))
             if variable:
-                used.add(name)
-            return _track(fn(*_plain(args), **_plain(kw)), used, variable)
+                log.note(name, args, kw)
+            return _track(fn(*_plain(args), **_plain(kw)), log, variable)
 
         return recorded
 
@@ -96,16 +129,27 @@ def _plain(a: Any) -> Any:
     return a
 
 
+def _record(fn: Callable[..., Any], args: Sequence[Any]) -> _Log:
+    log = _Log()
+    tracked = [_track(np.asarray(a, dtype=np.float64), log, True)
+               if np.asarray(a).dtype.kind == "f" else a for a in args]  # fmt: skip
+    try:
+        with np.errstate(all="ignore"):
+            fn(_Recorder(log), *tracked)
+    except Exception:
+        pass  # the case's own faults are reported by its cells
+    return log
+
+
 def ops_used(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[str, ...]:
     """The vocabulary ops `fn(xp, *args)` applies to its float arguments (or to what it
     computed from them), in vocabulary order (a fault while running leaves what was seen until
     then)."""
-    used: set[str] = set()
-    tracked = [_track(np.asarray(a, dtype=np.float64), used, True)
-               if np.asarray(a).dtype.kind == "f" else a for a in args]  # fmt: skip
-    try:
-        with np.errstate(all="ignore"):
-            fn(_Recorder(used), *tracked)
-    except Exception:
-        pass  # the case's own faults are reported by its cells
+    used = _record(fn, args).used
     return tuple(n for n in VOCABULARY if n in used)
+
+
+def op_calls(fn: Callable[..., Any], args: Sequence[Any]) -> list[OpCall]:
+    """Every call of a vocabulary op `fn(xp, *args)` makes on its float arguments (or on what
+    it computed from them), in the order made, with the values it passed."""
+    return _record(fn, args).calls
