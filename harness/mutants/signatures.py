@@ -12,8 +12,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock, two builders then just both compute
+    fcntl = None  # type: ignore[assignment]
 
 from harness import cache
 from harness.judge.causes import Fingerprint, fingerprint
@@ -86,7 +92,31 @@ def signatures(
     lacks a (mutant, case) pair, then stored. A stale mutant (its text no longer in the
     engine) has no signature."""
     path = signature_file(seed)
-    stored = {} if path is None else _load(path)
+    with _exclusive(path):  # a second process (pytest -n 2) waits, then reads what was built
+        stored = {} if path is None else _load(path)
+        return _signatures(cases, seed, mutants, path, stored)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path | None) -> Iterator[None]:
+    """The signature file's lock (``NAME.lock`` beside it) for the block; none where it cannot
+    be taken (caching off, a read-only folder)."""
+    fd = None
+    if path is not None and fcntl is not None:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(f"{path}.lock", os.O_CREAT | os.O_RDWR, 0o666)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _signatures(cases: Sequence[Case], seed: int, mutants: Sequence[Mutant], path: Path | None,
+                stored: dict) -> dict[str, tuple[str, Fingerprint]]:  # fmt: skip
+    """signatures() under the lock, `stored` read from `path`."""
     entries = {}
     for m in mutants:
         entry = stored.get(m.name)
