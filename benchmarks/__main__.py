@@ -5,13 +5,16 @@ figures of all tables found there.
 Benchmarks: anchors (the harness's full check against gradcheck + gradgradcheck and
 check_grads, per case), validate (the whole default run), scale (HVP check, 10^2 to 10^6 inputs),
 mlp (the in-house engine's MLP step; benchmarks/bench_mlp.py, when present), objectives (a check
-of each benchmark objective at the benchmarks' sizes, per backend).
+of each benchmark objective at the benchmarks' sizes, per backend), causes (the mutants'
+signatures built cold, on a subset of the catalog unless ``--all``, and a run's causes step
+with them cached).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import platform
 import sys
 import time
@@ -21,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 OUT = Path("reports/bench")
-BENCHMARKS = ("anchors", "validate", "scale", "mlp", "objectives")
+BENCHMARKS = ("anchors", "validate", "scale", "mlp", "objectives", "causes")
 
 
 def _fmt(v: object) -> str:
@@ -53,6 +56,7 @@ HEADLINES: dict[str, list[str]] = {
             "ratio_to_torch"],
     "objectives": ["case", "inputs", "cells", "unexpected", "first_s", "steady_s", "inhouse_s",
                    "torch_s", "jax_s", "jax_compile_s", "fd_s", "dense", "fd_grad_hvp"],
+    "causes": ["step", "mutants", "of_catalog", "cases", "pairs", "seconds", "ms_per_pair"],
 }  # fmt: skip
 TITLES = {
     "anchors": "Full check of a case: harness vs gradcheck+gradgradcheck and check_grads(order=2)",
@@ -60,6 +64,7 @@ TITLES = {
     "scale": "Second order at scale: HVP check, n = 10^2 .. 10^6",
     "mlp": "In-house engine: MLP forward + backward",
     "objectives": "A check of a real model: the benchmark objectives at size (`--tag large`)",
+    "causes": "Likely causes: the mutants' signatures cold (a subset unless `--all`) and warm",
 }
 
 
@@ -83,23 +88,26 @@ def summary(out: Path = OUT) -> Path:
     return path
 
 
-def _runner(name: str) -> Callable[[], Path] | None:
+def _runner(name: str, full: bool = False) -> Callable[[], Path] | None:
     module = f"benchmarks.bench_{name}"
     if importlib.util.find_spec(module) is None:
         return None
     mod = importlib.import_module(module)
-    return lambda: mod.write(mod.run(), OUT / f"{name}.csv")
+    kw = {"full": True} if full and "full" in inspect.signature(mod.run).parameters else {}
+    return lambda: mod.write(mod.run(**kw), OUT / f"{name}.csv")
 
 
 def main(argv: Sequence[str]) -> int:
-    names = list(argv) or list(BENCHMARKS)
+    """`--all`: the benchmarks that run a subset by default (causes) run everything."""
+    full = "--all" in argv
+    names = [a for a in argv if a != "--all"] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(f"error: unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}",
               file=sys.stderr)  # fmt: skip
         return 2
     for name in names:
-        bench = _runner(name)
+        bench = _runner(name, full)
         if bench is None:
             print(f"{name}: benchmarks/bench_{name}.py is not there, skipped")
             continue

@@ -1,9 +1,18 @@
 """Likely causes, from hand-made rows: the op that separates failing cells, the mutant whose
 fingerprint matches, and the honest 'nothing' when neither does."""
 
+import numpy as np
 import pandas as pd
 
-from harness.judge.causes import Fingerprint, attribute_ops, causes_table, match_mutants
+from harness.judge.causes import (
+    Fingerprint,
+    attribute_ops,
+    causes_table,
+    fault_kind,
+    match_mutants,
+)
+from harness.usage import ops_used
+from harness.vocabulary import VOCABULARY
 
 OPS = {"s1": ("softmax", "add"), "s2": ("softmax",), "t1": ("tanh", "add"), "t2": ("tanh",),
        "m1": ("matmul", "add"), "m2": ("matmul",)}  # fmt: skip
@@ -82,3 +91,37 @@ def test_causes_csv_has_the_contract_columns():
     table = causes_table({"b": attribute_ops(rows(lambda c, q, d: c == "s2"), "b", OPS)})
     assert list(table.columns) == ["backend", "rank", "kind", "cause", "score", "evidence"]
     assert list(table["rank"]) == list(range(1, len(table) + 1))
+
+
+def test_an_op_failing_at_every_order_is_named_without_one():
+    both = attribute_ops(rows(lambda c, q, d: c == "t1"), "b", OPS)
+    assert both[0].cause == "tanh"  # grad and hvp fail: no order to name
+    first = attribute_ops(rows(lambda c, q, d: c == "t1" and q == "grad"), "b", OPS)
+    assert first[0].cause == "tanh (first order only)"
+
+
+def test_cells_that_raised_match_a_mutant_that_raises_the_same_way():
+    cells = {("s1", "grad"), ("s2", "grad")}
+    mine = Fingerprint(set(cells), {}, dict.fromkeys(cells, "ValueError"))
+    crash = Fingerprint(set(cells), {}, dict.fromkeys(cells, "ValueError"))
+    other = Fingerprint(set(cells), {}, dict.fromkeys(cells, "IndexError"))
+    found = match_mutants(mine, {"crash": ("raises", crash), "other": ("raises", other)})
+    assert found[0].cause.startswith("crash: ") and found[0].score == 1.0
+    assert "the same fault in 2 of the 2 cells that raised (ValueError)" in found[0].evidence
+    assert all(not c.cause.startswith("other") for c in found)
+
+
+def test_the_kind_of_a_fault_is_the_exception_its_reason_starts_with():
+    assert fault_kind("ValueError: cannot reshape array (at <lambda>, line 3)") == "ValueError"
+    assert fault_kind("numpy.linalg.LinAlgError: singular") == "LinAlgError"
+    assert fault_kind("returned shape (3,), expected (3, 1)") == "error"
+
+
+def test_ops_applied_to_constants_alone_are_not_used():
+    def f(xp, x):
+        scale = xp.exp(xp.asarray(2.0)) * 3.0  # constants only: never differentiated
+        return xp.sum(xp.tanh(x) * scale)
+
+    assert ops_used(f, [np.array([0.1, 0.2])]) == tuple(
+        op for op in VOCABULARY if op in {"multiply", "tanh", "sum"}
+    )

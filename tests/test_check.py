@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import harness
@@ -191,3 +192,83 @@ def test_the_docs_run_as_written(tmp_path):
     assert shown[1].strip() in wrong_run.stdout
     for good in ("test_square.py", "test_scale_jax.py"):
         assert runs[good].returncode == 0, runs[good].stdout + runs[good].stderr
+
+
+def _wrong_tanh_backward(monkeypatch):
+    """torch's namespace with one wrong op: tanh through a custom autograd Function whose
+    backward forgets the square (1 - y instead of 1 - y²)."""
+    torch = pytest.importorskip("torch")
+    from harness.backends import torch_backend
+
+    class WrongTanh(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = torch.tanh(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * (1 - y)
+
+    init = torch_backend.TorchNamespace.__init__
+
+    def patched(self, *a, **kw):
+        init(self, *a, **kw)
+        self.tanh = WrongTanh.apply
+
+    monkeypatch.setattr(torch_backend.TorchNamespace, "__init__", patched)
+
+
+def test_a_failing_xp_function_names_the_op_whose_own_check_fails(monkeypatch):
+    _wrong_tanh_backward(monkeypatch)
+
+    def layer(xp, w, x):
+        return xp.sum(xp.exp(xp.tanh(w @ x) * 0.5) + xp.sin(x)[0])
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(harness.CheckError) as err:
+        harness.check(layer, rng.standard_normal((3, 2)), rng.standard_normal(2), xp=True,
+                      order=1)  # fmt: skip
+    text = str(err.value)
+    assert "likely op: tanh (its own check fails: torch" in text, text
+    for op in ("matmul", "exp", "sin", "sum"):  # each passes on its own
+        assert op in text.split("the other ops (")[1].split(")")[0]
+
+
+def test_a_lost_product_rule_is_named_on_the_op_that_loses_it(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from harness.backends import torch_backend
+
+    init = torch_backend.TorchNamespace.__init__
+
+    def patched(self, *a, **kw):  # torch sees x * y as x * y.detach(): a product rule lost
+        init(self, *a, **kw)
+        self.multiply = lambda a, b: torch.mul(a, b.detach() if torch.is_tensor(b) else b)
+
+    monkeypatch.setattr(torch_backend.TorchNamespace, "__init__", patched)
+    result = harness.check(lambda xp, x: xp.sum(xp.multiply(xp.sin(x), xp.cos(x))),
+                           np.array([0.3, -0.8, 1.1]), xp=True, order=1,
+                           raise_on_fail=False)  # fmt: skip
+    assert not result.ok
+    assert "multiply (its own check fails: torch" in result.likely_op, result.likely_op
+
+
+def test_when_every_op_passes_alone_no_op_is_named():
+    from types import SimpleNamespace
+
+    from harness.check.bind import bind
+    from harness.check.ops import likely_op
+
+    bound = bind(lambda xp, x: xp.sum(xp.exp(x) * x), [np.array([0.5, -0.2])], "xp")
+    failing = pd.DataFrame({"backend": ["torch"], "blame": ["torch"]})
+    checked = []
+
+    def alone(fn, values):
+        checked.append(fn.__name__)
+        return SimpleNamespace(failures=failing.iloc[:0])
+
+    text = likely_op(bound, failing, alone)
+    assert checked == ["exp", "multiply", "sum"]
+    assert text.startswith("likely op: none found: each of the 3 ops") and "combine" in text

@@ -49,6 +49,47 @@ def test_each_mutant_applies_once_and_its_engine_imports(mutant):
     assert tree_digest() == before
 
 
+#: What a mutant that breaks the engine's code, rather than planting its bug, raises.
+BROKEN_CODE = (NameError, SyntaxError, UnboundLocalError, ImportError)
+
+
+@pytest.fixture(scope="module")
+def real_derivatives():
+    """The real engine's grad, jvp and hvp of each registry case, computed when first asked."""
+    be, cases = inhouse.InHouse(), [c for c in load_cases().values() if "large" not in c.tags]
+    problems = [make_problem(c, 0, "float64") for c in cases]
+    memo: dict = {}
+
+    def real(i: int, q: str):
+        if (i, q) not in memo:
+            memo[i, q] = be.compute(q, problems[i])
+        return memo[i, q]
+
+    return be, cases, problems, real
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
+def test_each_mutant_plants_a_bug_rather_than_crashing(mutant, real_derivatives):
+    """On the registry's cases, in the order they come, the mutated engine never raises what
+    broken code raises, and some case's derivatives change (the bug is reached)."""
+    be, cases, problems, real = real_derivatives
+    with installed(mutant) as mutated:
+        for i, case in enumerate(cases):
+            for q in ("grad", "jvp", "hvp"):
+                inhouse.engine = real_engine
+                want = real(i, q)
+                inhouse.engine = mutated
+                try:
+                    got = be.compute(q, problems[i])
+                except BROKEN_CODE as e:
+                    pytest.fail(f"{mutant.name} crashes on {case.name} {q}: {e!r}")
+                except Exception:
+                    return  # a fault of the planted bug (a wrong shape, say): it is reached
+                if np.shape(got) != np.shape(want) or not np.array_equal(got, want):
+                    return
+    pytest.fail(f"{mutant.name} changes no grad, jvp or hvp of any case")
+
+
 def test_an_unmutated_copy_computes_exactly_what_the_engine_does():
     be = inhouse.InHouse()
     for name in ("two_paths", "softmax_batched_axis1", "matmul_broadcast_batch", "variance"):

@@ -25,6 +25,7 @@ from harness.backends.base import Backend
 from harness.backends.fd import FiniteDifferences
 from harness.check.bind import Bound, bind, framework_of
 from harness.check.message import failure_text
+from harness.check.ops import likely_op
 from harness.check.subjects import SUBJECTS
 from harness.errors import UsageError
 from harness.report.metadata import run_metadata
@@ -54,6 +55,9 @@ class CheckResult:
     run: RunResult = field(repr=False)
     meta: dict = field(default_factory=dict, repr=False)
     bound: Bound | None = field(default=None, repr=False)
+    #: For a failing function written against xp: the op whose own check fails too, in a
+    #: sentence (or that each op passes on its own); empty otherwise.
+    likely_op: str = ""
 
     @property
     def ok(self) -> bool:
@@ -67,7 +71,8 @@ class CheckResult:
     def assert_ok(self) -> CheckResult:
         """This result, or CheckError saying which checks broke, where and by how much."""
         if not self.ok:
-            raise CheckError(failure_text(self.failures, self.elements, self.bound), self)
+            text = failure_text(self.failures, self.elements, self.bound)
+            raise CheckError(f"{text}\n{self.likely_op}" if self.likely_op else text, self)
         return self
 
     def write(self, out: str | Path) -> list[Path]:
@@ -122,7 +127,27 @@ def check(
 ) -> CheckResult:
     """Check `fn(*args)`'s derivatives; raise CheckError (an AssertionError) on an unexpected
     cell, or return the result (``raise_on_fail=False``). ``xp=True``: `fn(xp, *args)` is
-    written against the namespace and runs on every built-in backend, args as numpy arrays."""
+    written against the namespace and runs on every built-in backend, args as numpy arrays;
+    when it fails, each vocabulary op it calls is checked on its own at the values it hands
+    that op, and the message names the op whose own check fails too (``result.likely_op``)."""
+    result = _check(fn, args, reference, order, dtypes, atol, rtol, seed, xp)
+    if out is not None:
+        result.write(out)
+    if not result.ok and result.bound is not None and result.bound.framework == "xp":
+
+        def alone(op: Callable[..., Any], values: Sequence[Any]) -> CheckResult:
+            return _check(op, values, None, order, dtypes, atol, rtol, seed, True)
+
+        result.likely_op = likely_op(result.bound, result.failures, alone)
+    return result.assert_ok() if raise_on_fail else result
+
+
+def _check(
+    fn: Callable[..., Any], args: Sequence[Any], reference: Callable[..., Any] | None,
+    order: int, dtypes: Sequence[str] | None, atol: float | None, rtol: float | None,
+    seed: int, xp: bool,
+) -> CheckResult:  # fmt: skip
+    """The checks of `fn(*args)`, judged, never raising CheckError."""
     if order not in (1, 2):
         raise UsageError(f"harness.check: order={order!r}; give 1 or 2")
     framework = framework_of(args, xp)
@@ -135,10 +160,8 @@ def check(
     runner = Runner(backends, seed=seed)
     rows, elems = runner.run_case(case, run_dtypes, quantities, inputs=_inputs(bound, wanted))
     result = _result(runner, rows, elems, backends, wanted, seed, case.name)
-    if out is not None:
-        result.write(out)
     result.bound = bound
-    return result.assert_ok() if raise_on_fail else result
+    return result
 
 
 def _dtypes(dtypes: Sequence[str] | None, bound: Bound) -> list[str]:

@@ -9,6 +9,7 @@ while it ran) and the mutants' fingerprints.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ OP_FLOOR = 0.5
 #: A mutant whose fingerprint score is below this is not named.
 MUTANT_FLOOR = 0.7
 SHOWN = 3
+#: A qualifier (an order, a dtype) must hold this share of the failing cells, and MIN_CELLS.
+QUALIFIER_SHARE = 0.25
+MIN_CELLS = 2
 #: Verdicts of cells that count as passing for attribution (judged, and right).
 PASSING = ("pass",)
 
@@ -32,10 +36,22 @@ Cell = tuple[str, str]  # case, quantity
 
 @dataclass
 class Fingerprint:
-    """Which cells fail and how: the signed relative error at each worst element."""
+    """Which cells fail and how: the signed relative error at each worst element, and for a
+    cell that raised (no element to compare) the kind of its fault."""
 
     failing: set[Cell] = field(default_factory=set)
     errors: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (case, q, index)
+    faults: dict[Cell, str] = field(default_factory=dict)  # (case, q) -> 'ValueError', ...
+
+
+_FAULT = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))\b")
+
+
+def fault_kind(reason: str) -> str:
+    """The exception a cell's reason starts with ('ValueError'), or 'error' (a wrong shape or
+    dtype, non-finite values, a dead worker)."""
+    m = _FAULT.match(str(reason))
+    return m.group(1).rsplit(".", 1)[-1] if m else "error"
 
 
 def fingerprint(summary: pd.DataFrame, elements: pd.DataFrame, backend: str) -> Fingerprint:
@@ -47,6 +63,9 @@ def fingerprint(summary: pd.DataFrame, elements: pd.DataFrame, backend: str) -> 
         rows = rows[rows["dtype"] == dtype]
     bad = rows[rows["verdict"].isin(UNEXPECTED)]
     fp = Fingerprint({(c, q) for c, q in zip(bad["case"], bad["quantity"], strict=True)})
+    raised = bad[bad["verdict"] == "error"]
+    cells = zip(raised["case"], raised["quantity"], raised["reason"], strict=True)
+    fp.faults = {(c, q): fault_kind(r) for c, q, r in cells}
     el = elements[elements["backend"] == backend]
     if dtype is not None:
         el = el[el["dtype"] == dtype]
@@ -84,11 +103,11 @@ def attribute_ops(
     while len(found) < SHOWN and not left.empty:
         ops = sorted({op for c in left["case"] for op in case_ops.get(c, ())})
         scored = [_best_split(op, left, passing, case_ops, len(failing)) for op in ops]
-        best = max(scored, key=lambda cs: (cs[0].score, cs[0].cause), default=None)
-        if best is None or best[0].score < OP_FLOOR:
+        best = max(scored, key=lambda s: (s[0], s[1].cause), default=None)
+        if best is None or best[0] < OP_FLOOR:
             break
-        found.append(best[0])
-        left = left[~best[1]]
+        found.append(best[1])
+        left = left[~best[2]]
     if not found:
         return [Cause("op", "none", 0.0, _nothing_separates(failing, passing))]
     return found
@@ -100,39 +119,52 @@ def _best_split(
     passing: pd.DataFrame,
     case_ops: Mapping[str, Sequence[str]],
     total: int,
-) -> tuple[Cause, np.ndarray]:
-    """The op's best qualifier (none, an order, a dtype) and the failing cells it explains.
-    Score: the share of all `total` failing cells explained, minus the share of passing cells
-    (under the same qualifier) that use the op too."""
+) -> tuple[float, Cause, np.ndarray]:
+    """The op's best qualifier (none, an order, a dtype), its score and the failing cells it
+    explains. Score, within the qualifier's cells: the share of the failing ones of cases
+    using the op minus the share of the passing ones. A qualifier must hold a quarter of the
+    failing cells (two at least): a perfect split of a handful explains nothing. An order (or
+    dtype) is named only when the op does not separate the cells of the other orders (dtypes)
+    as well: a bug of every order is the op's, unqualified."""
     uses = {c for c, ops in case_ops.items() if op in ops}
-    best: tuple[Cause, np.ndarray] | None = None
-    for label, keep in _qualifiers(failing, passing):
-        hit = keep(failing) & failing["case"].isin(uses).to_numpy()
+    splits = []
+    for label, noun, kind, keep in _qualifiers(failing, passing):
+        mine = keep(failing)
         p = passing[keep(passing)]
-        if p.empty:  # no passing cell under this qualifier: nothing it separates from
-            continue
+        if mine.sum() < max(MIN_CELLS, QUALIFIER_SHARE * len(failing)) or p.empty:
+            continue  # too few failing cells, or no passing one to separate them from
+        hit = mine & failing["case"].isin(uses).to_numpy()
         b = int(p["case"].isin(uses).sum())
-        score = hit.sum() / total - (b / len(p) if len(p) else 0.0)
-        if best is None or score > best[0].score + 1e-9:
-            where = f" ({label})" if label else ""
-            rest = "" if len(failing) == total else " other"
-            evidence = (
-                f"{int(hit.sum())} of the {len(failing)}{rest} failing cells are of "
-                f"cases using {op}{where}; {b} of the {len(p)} passing ones are"
-            )
-            best = (Cause("op", f"{op}{where}", round(float(score), 3), evidence), hit)
-    if best is None:
-        return Cause("op", op, 0.0, ""), np.zeros(len(failing), dtype=bool)
-    return best
+        splits.append((float(hit.sum() / mine.sum() - b / len(p)), label, noun, kind, mine, hit,
+                       b, len(p)))  # fmt: skip
+    if not splits:
+        return 0.0, Cause("op", op, 0.0, ""), np.zeros(len(failing), dtype=bool)
+    best = max(splits, key=lambda s: s[0])  # the first of equals: unqualified before qualified
+    kin = [s for s in splits if s[3] == best[3]]
+    whole = [s for s in splits if not s[1]]
+    if best[1] and whole and len(kin) > 1 and all(s[0] >= OP_FLOOR for s in kin):
+        best = (min(s[0] for s in kin), *whole[0][1:])  # every order (dtype) separates
+    score, label, noun, _, mine, hit, b, n_pass = best
+    where = f" ({label})" if label else ""
+    rest = "" if len(failing) == total else " other"
+    cells = f"{noun} " if noun else ""
+    evidence = (f"{int(hit.sum())} of the {int(mine.sum())}{rest} failing {cells}cells are of "
+                f"cases using {op}; {b} of the {n_pass} passing ones are")  # fmt: skip
+    return score, Cause("op", f"{op}{where}", round(score, 3), evidence), hit
 
 
 def _qualifiers(failing: pd.DataFrame, passing: pd.DataFrame) -> list:
-    out = [("", lambda d: np.ones(len(d), dtype=bool))]
+    """(label, the cells it keeps in words, its kind, keep) for no qualifier, each order and
+    each dtype among the failing cells."""
+    out = [("", "", "", lambda d: np.ones(len(d), dtype=bool))]
     for order in sorted({ORDER[q] for q in failing["quantity"]}):
-        word = {0: "values only", 1: "first order only", 2: "second order only"}[order]
-        out.append((word, lambda d, o=order: d["quantity"].map(ORDER).eq(o).to_numpy()))
+        label, noun = {0: ("values only", "value"), 1: ("first order only", "first-order"),
+                       2: ("second order only", "second-order")}[order]  # fmt: skip
+        out.append((label, noun, "order",
+                    lambda d, o=order: d["quantity"].map(ORDER).eq(o).to_numpy()))  # fmt: skip
     for dtype in sorted(set(failing["dtype"])):
-        out.append((f"{dtype} only", lambda d, t=dtype: d["dtype"].eq(t).to_numpy()))
+        out.append((f"{dtype} only", dtype, "dtype",
+                    lambda d, t=dtype: d["dtype"].eq(t).to_numpy()))  # fmt: skip
     return out
 
 
@@ -143,21 +175,15 @@ def _nothing_separates(failing: pd.DataFrame, passing: pd.DataFrame) -> str:
 
 def match_mutants(mine: Fingerprint, catalog: Mapping[str, tuple[str, Fingerprint]]) -> list[Cause]:
     """Mutants ranked by how alike their failures are: the overlap of the failing cells
-    (Jaccard) times the correlation of the errors where both fail. Mutants with the same
-    score and the same failing cells are listed together."""
+    (Jaccard) times their agreement where both fail — the correlation of the errors over the
+    cells with elements on both sides, the same kind of fault over the cells that raised on
+    both, weighted by their counts. Mutants with the same score and the same evidence are
+    listed together (`a = b`): the registry cannot tell them apart."""
     if not mine.failing:
         return []
     scored = []
     for name, (what, fp) in catalog.items():
-        shared = mine.failing & fp.failing
-        union = mine.failing | fp.failing
-        overlap = len(shared) / len(union) if union else 0.0
-        corr = _correlation(mine, fp)
-        score = overlap * max(corr, 0.0)
-        evidence = (
-            f"{len(shared)}/{len(mine.failing)} failing cells shared "
-            f"({len(fp.failing)} fail under the mutant), error correlation {corr:.2f}"
-        )
+        score, evidence = _likeness(mine, fp)
         scored.append((round(score, 3), name, what, evidence))
     scored.sort(key=lambda s: (-s[0], s[1]))
     top = [s for s in scored if s[0] >= MUTANT_FLOOR]
@@ -176,6 +202,27 @@ def match_mutants(mine: Fingerprint, catalog: Mapping[str, tuple[str, Fingerprin
             break
         out.append(Cause("mutant", f"{name}: {what}", score, evidence))
     return out
+
+
+def _likeness(mine: Fingerprint, fp: Fingerprint) -> tuple[float, str]:
+    """The score of `fp` against `mine`, and its evidence in words."""
+    shared = mine.failing & fp.failing
+    union = mine.failing | fp.failing
+    overlap = len(shared) / len(union) if union else 0.0
+    corr = _correlation(mine, fp)
+    with_elements = {(c, q) for c, q, _ in set(mine.errors) & set(fp.errors)}
+    raised = {k for k in shared if k in mine.faults and k in fp.faults} - with_elements
+    alike = sum(mine.faults[k] == fp.faults[k] for k in raised)
+    judged = len(with_elements) + len(raised)
+    agreement = (len(with_elements) * max(corr, 0.0) + alike) / judged if judged else 0.0
+    evidence = (
+        f"{len(shared)}/{len(mine.failing)} failing cells shared "
+        f"({len(fp.failing)} fail under the mutant), error correlation {corr:.2f}"
+    )
+    if raised:
+        kinds = ", ".join(sorted({mine.faults[k] for k in raised}))
+        evidence += f", the same fault in {alike} of the {len(raised)} cells that raised ({kinds})"
+    return overlap * agreement, evidence
 
 
 def _correlation(a: Fingerprint, b: Fingerprint) -> float:

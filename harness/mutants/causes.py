@@ -13,6 +13,7 @@ from harness.judge.causes import (
     fingerprint,
     match_mutants,
 )
+from harness.mutants.catalog import MUTANTS, Mutant
 from harness.mutants.signatures import signatures
 from harness.registry import Case
 from harness.usage import ops_used
@@ -31,19 +32,21 @@ def likely_causes(
     cases: Sequence[Case],
     seed: int = 0,
     mutants: bool = True,
+    catalog: Sequence[Mutant] = MUTANTS,
 ) -> dict[str, list[Cause]]:
-    """backend -> its likely causes, ops first, then mutants (``mutants=False``: ops only)."""
+    """backend -> its likely causes, ops first, then the mutants of `catalog` (``mutants=False``:
+    ops only)."""
     backends = blamed_backends(summary)
     if not backends:
         return {}
     ran = [c for c in cases if c.name in set(summary["case"])]
     case_ops = {c.name: ops_used(c.fn, list(c.draw(seed).values())) for c in ran}
-    catalog = signatures(ran, seed) if mutants else {}
+    signed = signatures(ran, seed, catalog) if mutants else {}
     out = {}
     for b in backends:
         found = attribute_ops(summary, b, case_ops)
-        if catalog:
-            found += match_mutants(fingerprint(summary, elements, b), catalog)
+        if signed:
+            found += match_mutants(fingerprint(summary, elements, b), signed)
         out[b] = found
     return out
 

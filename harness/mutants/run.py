@@ -122,13 +122,15 @@ class MutationSession:
             self.memos[name] = Memo(be, quantities, [REFERENCE_DTYPE] if slow else None)
         return self.memos[name]
 
-    def result(self, seed: int, dtypes: Sequence[str]) -> RunResult:
-        """The whole run of the cases at `seed` on whatever engine the in-house backend has."""
+    def result(self, seed: int, dtypes: Sequence[str],
+               cases: Sequence[Case] | None = None) -> RunResult:  # fmt: skip
+        """The whole run of the cases (or of `cases`) at `seed` on whatever engine the in-house
+        backend has."""
         runner = Runner(self.backends, seed=seed, cell_timeout=self.cell_timeout)
         for name, be in list(runner.backends.items()):
             if name != SUBJECT and name not in runner.missing:
                 runner.backends[name] = self._oracle(name, be)
-        return runner.run(self.cases, dtypes, self.quantities)
+        return runner.run(self.cases if cases is None else cases, dtypes, self.quantities)
 
     def run(self, seed: int, dtypes: Sequence[str]) -> Verdicts:
         """The registry at `seed` on whatever engine the in-house backend has now."""

@@ -9,7 +9,7 @@ some K says which, and marks the merged set incomplete (``complete: false``, ``m
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,10 @@ import pandas as pd
 
 from harness.errors import UsageError
 from harness.report.arrays import ARRAYS_FILE, load_arrays, save_arrays
+from harness.report.csv import to_csv_text
 from harness.report.metadata import METADATA_FILE, merged_metadata, mismatched
 from harness.report.page import render
-from harness.report.report_set import SET_FILES, commit
+from harness.report.report_set import CAUSES_FILE, SET_FILES, commit
 from harness.report.staging import finish_pending, pending
 from harness.results import in_report_order, parse_numbers
 
@@ -148,13 +149,19 @@ def _as_run_frame(df: pd.DataFrame, report: str) -> pd.DataFrame:
     return out.fillna({"reason": ""}) if "reason" in out.columns else out
 
 
-def merge(folders: Sequence[Path], out: Path) -> list[Path]:
+#: The likely causes of a merged set's cells (summary, elements, metadata -> causes.csv rows):
+#: recomputed from the merged cells, never joined from the shards' own.
+CausesOf = Callable[[pd.DataFrame, pd.DataFrame, dict[str, Any]], pd.DataFrame]
+
+
+def merge(folders: Sequence[Path], out: Path, causes_of: CausesOf | None = None) -> list[Path]:
     """Join the report sets of shard runs into one, as an unsharded run would have written it:
     summary.csv and elements.csv byte-identical, metadata.json and report.html rebuilt (with
     ``missing_shards`` and ``complete: false`` when shards of the run are missing).
     Returns the paths written; UsageError for a folder that is not a whole shard's set,
     shards of different runs, or a case in more than one shard; WriteError (a UsageError) when
-    `out` cannot be written."""
+    `out` cannot be written. `causes_of`: the likely causes of the merged cells (causes.csv and
+    the page's top), computed as one unsharded run computes them; None writes no causes.csv."""
     shards = [read_shard(f) for f in map(Path, folders)]
     _check_compatible(shards)
     missing = missing_shards([s.meta for s in shards])
@@ -169,11 +176,15 @@ def merge(folders: Sequence[Path], out: Path) -> list[Path]:
     if missing:
         meta.update(complete=False, missing_shards=missing)
     arrays = {k: v for s in shards for k, v in s.arrays.items()}
-    page = render(_as_run_frame(summary, "summary.csv"), _as_run_frame(elems, "elements.csv"),
-                  meta, arrays)  # fmt: skip
+    run_summary = _as_run_frame(summary, "summary.csv")
+    run_elems = _as_run_frame(elems, "elements.csv")
+    causes = None if causes_of is None else causes_of(run_summary, run_elems, meta)
+    page = render(run_summary, run_elems, meta, arrays, causes=causes)
     files = {
         "summary.csv": summary.to_csv(index=False, lineterminator="\n"),
         "elements.csv": elems.to_csv(index=False, lineterminator="\n"),
         "report.html": page,
     }
+    if causes is not None:
+        files[CAUSES_FILE] = to_csv_text(causes)
     return commit(Path(out), files, meta)
