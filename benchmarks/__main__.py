@@ -5,7 +5,8 @@ figures of all tables found there.
 Benchmarks: anchors (the harness's full check against gradcheck + gradgradcheck and
 check_grads, per case), validate (the whole default run), scale (HVP check, 10^2 to 10^6 inputs),
 mlp (the in-house engine's MLP step; benchmarks/bench_mlp.py, when present), objectives (a check
-of each benchmark objective at the benchmarks' sizes, per backend).
+of each benchmark objective at the benchmarks' sizes, per backend), mp (the mpmath oracle's
+seconds per case and quantity, and the cells its budget skips).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 OUT = Path("reports/bench")
-BENCHMARKS = ("anchors", "validate", "scale", "mlp", "objectives")
+BENCHMARKS = ("anchors", "validate", "scale", "mlp", "objectives", "mp")
 
 
 def _fmt(v: object) -> str:
@@ -53,6 +54,8 @@ HEADLINES: dict[str, list[str]] = {
             "ratio_to_torch"],
     "objectives": ["case", "inputs", "cells", "unexpected", "first_s", "steady_s", "inhouse_s",
                    "torch_s", "jax_s", "jax_compile_s", "fd_s", "dense", "fd_grad_hvp"],
+    "mp": ["case", "n", "m", "calls", "quantity", "status", "seconds", "evaluations", "estimate",
+           "seconds_in_run", "reason"],
 }  # fmt: skip
 TITLES = {
     "anchors": "Full check of a case: harness vs gradcheck+gradgradcheck and check_grads(order=2)",
@@ -60,6 +63,7 @@ TITLES = {
     "scale": "Second order at scale: HVP check, n = 10^2 .. 10^6",
     "mlp": "In-house engine: MLP forward + backward",
     "objectives": "A check of a real model: the benchmark objectives at size (`--tag large`)",
+    "mp": "The mpmath oracle at 50 digits: seconds per case and quantity, within its budget",
 }
 
 
