@@ -1,10 +1,12 @@
-"""The project cache folder: build products that a warm run reuses, never a result.
+"""The project cache folder: what a warm run reuses instead of computing it again.
 
 ``.cache/`` under the working directory by default; ``HARNESS_CACHE_DIR=PATH`` moves it and
 ``HARNESS_CACHE_DIR=off`` turns every cache off. It holds JAX's persistent compilation cache
 (``jax/``, keyed by JAX on the program itself) and the harness's own entries (``harness/``):
-compiled JAX programs of the registry's cases and the report's figures, keyed by a digest of
-the harness's source files, so that editing any of them starts afresh. It holds compiled code:
+compiled JAX programs of the registry's cases, the report's figures and the mp oracle's results
+for the registry's cases (a function of the case's source, its inputs and probes alone; no
+backend under test is ever kept), keyed by a digest of the harness's source files, so that
+editing any of them starts afresh. It holds compiled code:
 share it only with whom you would share the checkout. Every read and write is best effort: a
 missing, unreadable or full folder costs time, never a cell.
 """

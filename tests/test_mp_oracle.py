@@ -68,7 +68,7 @@ def test_the_directed_second_stencil_is_mpmath_diffs_direction_1():
 
     got = second(ctx, lambda moves, h: g(x0 + sum(k * h for i, k in moves if i == 0),
                                          y0 + sum(k * h for i, k in moves if i == 1)),
-                 2, [(0, 0), (1, 0), (1, 1)])  # fmt: skip
+                 [(0, 0), (1, 0), (1, 1)])  # fmt: skip
     exact = {(0, 0): y0**2 * ctx.exp(x0 * y0) - ctx.sin(x0) * y0**3,
              (1, 0): ctx.exp(x0 * y0) * (1 + x0 * y0) + 3 * ctx.cos(x0) * y0**2,
              (1, 1): x0**2 * ctx.exp(x0 * y0) + 6 * ctx.sin(x0) * y0}  # fmt: skip

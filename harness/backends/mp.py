@@ -214,14 +214,13 @@ def stencil(ctx: Any, g: Callable[[Any], Any], n: int) -> Any:
         return d / (2 * h) ** n
 
 
-def second(ctx: Any, g: Callable[[Any, Any], Any], n: int, pairs: list[tuple[int, int]]) -> dict:
-    """Second partials of g(i, t) (g at the point moved by t along coordinate i, or along the
-    probe for i = n; g(-1, 0) the point itself) by mpmath.diff's directed stencil (its
-    ``direction=1``: steps 0, h, 2h, the same h and working precision as ``stencil``'s order
-    2), for each (i, j) in `pairs`: {(i, j): ∂²g/∂i∂j}. Forward, not central: the mixed
-    partials share their one-coordinate points, (N + 1)(N + 2)/2 evaluations for a whole
-    Hessian instead of 2N² + 1, for a truncation error of O(h) = 2^-(p + 10), still far below
-    DIGITS digits."""
+def second(ctx: Any, g: Callable[[Any, Any], Any], pairs: list[tuple[int, int]]) -> dict:
+    """{(i, j): ∂²g/∂i∂j} for each axis pair of `pairs`, where g(moves, h) is the function at
+    the point moved k·h along axis i for each (i, k) of `moves` (() the point itself), by
+    mpmath.diff's directed stencil (``direction=1``: steps 0, h, 2h, with the step and working
+    precision of ``stencil``'s order 2). Directed, not central: the mixed partials share their
+    one-axis points, (N + 1)(N + 2)/2 evaluations for a whole Hessian instead of 2N² + 1, for a
+    truncation error of O(h) = 2^-(p + ADDPREC), still far below DIGITS digits."""
     p = ctx.prec
     with ctx.workprec((p + 2 * ADDPREC) * 3):
         h = ctx.ldexp(1, -p - ADDPREC)
@@ -433,7 +432,7 @@ class MpMath(Backend):
         if key not in self._memo:
             self._afford("hessian", b)
             n = b.p.n
-            got = second(b.ctx, lambda moves, h: b.s(b.moved(moves, h)), n,
+            got = second(b.ctx, lambda moves, h: b.s(b.moved(moves, h)),
                          [(i, j) for i in range(n) for j in range(i + 1)])  # fmt: skip
             hess = np.empty((n, n), dtype=object)
             for (i, j), v in got.items():
@@ -448,8 +447,8 @@ class MpMath(Backend):
             return np.dot(self._hessian(b), w)
         self._afford("hvp", b)
         n = b.p.n
-        got = second(b.ctx, lambda moves, h: b.s(b.moved(moves, h, w)), n,
-                     [(i, n) for i in range(n)])  # fmt: skip
+        along_w = [(i, n) for i in range(n)]  # axis n: the direction w
+        got = second(b.ctx, lambda moves, h: b.s(b.moved(moves, h, w)), along_w)
         return np.array([got[i, n] for i in range(n)], dtype=object)
 
     def _d3(self, b: _Bound) -> Any:
