@@ -328,6 +328,7 @@ class MpMath(Backend):
     oracle = True
     reference_rank = 0
     exact_dtype = False  # computes at DIGITS digits; its float64 is the reference
+    costly = ("hessian",)  # (N + 1)(N + 2)/2 evaluations in mpmath: mutant runs leave it out
     methods: ClassVar[dict[str, str]] = {
         "value": f"mpmath at {DIGITS} digits",
         **dict.fromkeys(("grad", "jacobian"), f"central differences in mpmath at {DIGITS} "
