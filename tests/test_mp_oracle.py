@@ -294,3 +294,9 @@ def test_the_op_tables_cover_the_vocabulary():
         spec.fn(rec, *problem(spec, "float64").args.values())
         used |= rec.used
     assert set(VOCABULARY) - used == set()
+
+
+def test_a_quantity_mp_does_not_know_is_skipped_not_an_error():
+    p = make_problem(load_cases()["softmax_1d"], 0, "float64")
+    with pytest.raises(Unsupported, match="mp does not compute d4"):
+        MpMath(keep=False).compute("d4", p)

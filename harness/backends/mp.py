@@ -322,7 +322,8 @@ class _Bound:
 
 
 class MpMath(Backend):
-    """Central differences in mpmath at DIGITS significant digits, every case within BUDGET."""
+    """Finite differences in mpmath at DIGITS significant digits (the module's docstring), every
+    case, every cell within BUDGET; float64 rows only, which lower dtypes' groups borrow."""
 
     name = "mp"
     oracle = True
@@ -334,7 +335,7 @@ class MpMath(Backend):
         **dict.fromkeys(("grad", "jacobian"), f"central differences in mpmath at {DIGITS} "
                         "digits, by coordinates"),
         "jvp": f"a central difference in mpmath at {DIGITS} digits along the tangent",
-        **dict.fromkeys(("hvp", "hessian"), f"second central differences in mpmath at "
+        **dict.fromkeys(("hvp", "hessian"), f"directed second differences in mpmath at "
                         f"{DIGITS} digits"),
         "d3": f"a third central difference in mpmath at {DIGITS} digits",
     }  # fmt: skip
@@ -345,7 +346,9 @@ class MpMath(Backend):
         #: case evaluations so far (a warm cell makes none), and cells taken from the cache
         self.evaluations = 0
         self.cells_cached = 0
+        #: the current problem's work (its value and call count, Jacobian, Hessian), by kind
         self._memo: dict[tuple, Any] = {}
+        self._current = ""
         self._planned: dict[str, set[str]] = {}
 
     @property
@@ -372,8 +375,14 @@ class MpMath(Backend):
                 if isinstance(kept, str):
                     raise Unsupported(kept)
                 return kept
+        how = getattr(self, f"_{quantity}", None)
+        if how is None:
+            raise Unsupported(f"mp does not compute {quantity}")
+        if _digest(p) != self._current:  # another point: the memo holds one problem's work
+            self._memo.clear()
+            self._current = _digest(p)
         try:
-            got = self._out(getattr(self, f"_{quantity}")(_Bound(self, p)), p)
+            got = self._out(how(_Bound(self, p)), p)
         except Unsupported as e:
             if name is not None:
                 _store(name, str(e))
