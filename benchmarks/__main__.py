@@ -54,8 +54,8 @@ HEADLINES: dict[str, list[str]] = {
             "ratio_to_torch"],
     "objectives": ["case", "inputs", "cells", "unexpected", "first_s", "steady_s", "inhouse_s",
                    "torch_s", "jax_s", "jax_compile_s", "fd_s", "dense", "fd_grad_hvp"],
-    "mp": ["case", "n", "m", "calls", "quantity", "status", "seconds", "evaluations", "estimate",
-           "seconds_in_run", "reason"],
+    "mp": ["case", "n", "m", "calls", "value_s", "grad_s", "jvp_s", "hvp_s", "jacobian_s",
+           "hessian_s", "in_run_s", "evaluations", "skipped"],
 }  # fmt: skip
 TITLES = {
     "anchors": "Full check of a case: harness vs gradcheck+gradgradcheck and check_grads(order=2)",

@@ -1,13 +1,14 @@
 """mp's cost per case: seconds per quantity of the mpmath oracle on the default registry, and
 the cells it skips with their reason (its budget, harness.backends.mp.BUDGET).
 
-Each cell is computed alone (a fresh backend, no project cache, no other quantity of the case
-to share stencils with), in float64 at the case's seeded inputs, so a row's seconds are what
-that quantity costs by itself; in a run, grad comes free with the Jacobian's columns and hvp
-with the Hessian where both are asked for. ``evaluations`` counts the case's evaluations in
-mpmath (the measuring ones included), ``calls`` the Python calls of one evaluation that the
-budget multiplies them by. ``seconds_in_run`` is the same case in one runner pass (the cells
-sharing work), what the default ``harness validate`` pays for it cold.
+One row per case. Each cell is computed alone (a fresh backend, no project cache, no other
+quantity of the case to share stencils with), in float64 at the case's seeded inputs, so
+``<quantity>_s`` is what that quantity costs by itself (empty: the case does not ask for it, or
+mp skipped it: ``skipped`` says why); in a run, grad comes free with the Jacobian's columns and
+hvp with the Hessian where both are asked for. ``calls`` is the Python calls of one evaluation
+that the budget multiplies the evaluations by, ``evaluations`` the case's evaluations in mpmath
+over its cells (the measuring ones included), ``in_run_s`` the case's cells in one runner pass
+(sharing their work): what a cold default ``harness validate`` pays for it.
 
 Run: ``python -m benchmarks.bench_mp`` (writes reports/bench/mp.csv).
 """
@@ -27,8 +28,8 @@ from harness.library import select
 from harness.problem import make_problem
 from harness.vocabulary import QUANTITIES, REFERENCE_DTYPE
 
-COLUMNS = ["case", "n", "m", "calls", "quantity", "status", "seconds", "evaluations",
-           "estimate", "budget", "seconds_in_run", "reason"]  # fmt: skip
+COLUMNS = ["case", "n", "m", "calls", *(f"{q}_s" for q in QUANTITIES), "in_run_s",
+           "evaluations", "budget", "skipped"]  # fmt: skip
 
 
 def _cell(case, q: str) -> dict:
@@ -67,16 +68,31 @@ def _in_run(case) -> float:
     return time.perf_counter() - t0
 
 
-def run(patterns: tuple[str, ...] = ("*",)) -> pd.DataFrame:
+def cells(patterns: tuple[str, ...] = ("*",)) -> pd.DataFrame:
     """One row per case and quantity of the default selection (``large`` cases left out)."""
     rows = []
     for case in select(list(patterns)):
         whole = _in_run(case)
         for q in QUANTITIES:
             if q in case.quantities:
-                rows.append({**_cell(case, q), "seconds_in_run": whole})
-    df = pd.DataFrame(rows)
-    return df.reindex(columns=COLUMNS)
+                rows.append({**_cell(case, q), "in_run_s": whole})
+    return pd.DataFrame(rows)
+
+
+def run(patterns: tuple[str, ...] = ("*",)) -> pd.DataFrame:
+    """One row per case: seconds per quantity, and the cells skipped with their reason."""
+    out = []
+    for name, g in cells(patterns).groupby("case", sort=False):
+        row = {"case": name, "n": g.n.iloc[0], "m": g.m.iloc[0], "calls": g.calls.max(),
+               "in_run_s": g.in_run_s.iloc[0], "evaluations": int(g.evaluations.sum()),
+               "budget": BUDGET}  # fmt: skip
+        for r in g.itertuples():
+            if r.status == "ok":
+                row[f"{r.quantity}_s"] = r.seconds
+        row["skipped"] = "; ".join(f"{r.quantity}: {r.reason}" for r in g.itertuples()
+                                   if r.status != "ok")  # fmt: skip
+        out.append(row)
+    return pd.DataFrame(out).reindex(columns=COLUMNS)
 
 
 def write(df: pd.DataFrame, path=BENCH_DIR / "mp.csv"):
@@ -86,9 +102,6 @@ def write(df: pd.DataFrame, path=BENCH_DIR / "mp.csv"):
 if __name__ == "__main__":
     table = run()
     out = write(table)
-    per_q = table.groupby("quantity")["seconds"].sum()
-    print(per_q.to_string(float_format=lambda v: f"{v:.3g}"))
-    skipped = table[table.status == "skipped"]
-    print(f"{len(skipped)} skipped cells; total in-run seconds "
-          f"{table.drop_duplicates('case').seconds_in_run.sum():.3g}")  # fmt: skip
+    print(table[[f"{q}_s" for q in QUANTITIES] + ["in_run_s"]].sum().to_string())
+    print(table[table.skipped != ""][["case", "skipped"]].to_string(index=False))
     print(f"wrote {out}")

@@ -300,3 +300,17 @@ def test_a_quantity_mp_does_not_know_is_skipped_not_an_error():
     p = make_problem(load_cases()["softmax_1d"], 0, "float64")
     with pytest.raises(Unsupported, match="mp does not compute d4"):
         MpMath(keep=False).compute("d4", p)
+
+
+def test_the_benchmark_table_has_seconds_per_quantity_and_the_skipped_with_their_reason():
+    from benchmarks import bench_mp
+
+    df = bench_mp.run(("softmax_1d", "conv2d_channels"))
+    assert list(df.columns) == bench_mp.COLUMNS
+    rows = {r["case"]: r for r in df.to_dict("records")}
+    soft, conv = rows["softmax_1d"], rows["conv2d_channels"]
+    assert all(soft[f"{q}_s"] > 0 for q in QUANTITIES) and soft["skipped"] == ""
+    assert conv["hessian_s"] != conv["hessian_s"]  # NaN: not computed
+    assert conv["skipped"].startswith("hessian: mp hessian needs ~1891 evaluations")
+    assert "harness.backends.mp.BUDGET" in conv["skipped"]
+    assert conv["calls"] > 1000 and conv["in_run_s"] > 0
