@@ -7,7 +7,8 @@ check_grads, per case), validate (the whole default run), scale (HVP check, 10^2
 mlp (the in-house engine's MLP step; benchmarks/bench_mlp.py, when present), objectives (a check
 of each benchmark objective at the benchmarks' sizes, per backend), causes (the mutants'
 signatures built cold, on a subset of the catalog unless ``--all``, and a run's causes step
-with them cached).
+with them cached), mp (the mpmath oracle's seconds per case and quantity, and the cells its
+budget skips).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 OUT = Path("reports/bench")
-BENCHMARKS = ("anchors", "validate", "scale", "mlp", "objectives", "causes")
+BENCHMARKS = ("anchors", "validate", "scale", "mlp", "objectives", "causes", "mp")
 
 
 def _fmt(v: object) -> str:
@@ -57,6 +58,8 @@ HEADLINES: dict[str, list[str]] = {
     "objectives": ["case", "inputs", "cells", "unexpected", "first_s", "steady_s", "inhouse_s",
                    "torch_s", "jax_s", "jax_compile_s", "fd_s", "dense", "fd_grad_hvp"],
     "causes": ["step", "mutants", "of_catalog", "cases", "pairs", "seconds", "ms_per_pair"],
+    "mp": ["case", "n", "m", "calls", "value_s", "grad_s", "jvp_s", "hvp_s", "jacobian_s",
+           "hessian_s", "in_run_s", "evaluations", "skipped"],
 }  # fmt: skip
 TITLES = {
     "anchors": "Full check of a case: harness vs gradcheck+gradgradcheck and check_grads(order=2)",
@@ -65,6 +68,7 @@ TITLES = {
     "mlp": "In-house engine: MLP forward + backward",
     "objectives": "A check of a real model: the benchmark objectives at size (`--tag large`)",
     "causes": "Likely causes: the mutants' signatures cold (a subset unless `--all`) and warm",
+    "mp": "The mpmath oracle at 50 digits: seconds per case and quantity, within its budget",
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import os
 import shutil
 import tempfile
@@ -49,6 +50,14 @@ def source_digest() -> str:
 def in_package(path: str | None) -> bool:
     """Whether a source file belongs to the harness package (so the digest covers it)."""
     return path is not None and Path(path).resolve().is_relative_to(_PACKAGE)
+
+
+def defined_in_package(obj: object) -> bool:
+    """Whether a function or class is defined in a source file of the harness package."""
+    try:
+        return in_package(inspect.getsourcefile(obj))  # type: ignore[arg-type]
+    except TypeError:
+        return False
 
 
 def key(*parts: object) -> str:

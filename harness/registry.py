@@ -170,7 +170,7 @@ class Case:
 
     @property
     def is_scalar(self) -> bool:
-        """One scalar float input: the mp oracle can handle it."""
+        """One scalar float input (the seed formulas and the second-order diagnosis need one)."""
         return self.n_wrt == 1 and all(i.kind == "float" for i in self.inputs.values())
 
     def draw(self, seed: int) -> dict[str, np.ndarray]:

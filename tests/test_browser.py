@@ -76,10 +76,11 @@ def _validate(out: Path, cases, backends: str, extra: dict[str, str]) -> Path:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     """A real run with failing grad and Jacobian cells (so there are heatmaps), declared
-    failures (the naive second-order rule) and one case without any unexpected result; mp
-    applies to one case of three."""
+    failures (the naive second-order rule) and one case without any unexpected result; the
+    seed's softmax formula seed-2-9 applies to one case of three."""
     pytest.importorskip("torch")
-    return _validate(tmp_path_factory.mktemp("report"), CASES, "torch,fd,mp,inhouse-naive,skewed",
+    return _validate(tmp_path_factory.mktemp("report"), CASES,
+                     "torch,fd,mp,inhouse-naive,skewed,seed-2-9",
                      {"skewed": "tests.test_report_html:Skewed"})  # fmt: skip
 
 
@@ -157,11 +158,11 @@ def test_backends_that_apply_to_few_cases_get_narrow_columns(browser, report):
             ".map(t => [t.innerText.replace(/\\s/g, ''), t.offsetWidth])"
         )
     )
-    backends = {"torch", "fd", "mp", "inhouse-naive", "skewed"}
+    backends = {"torch", "fd", "mp", "inhouse-naive", "skewed", "seed-2-9"}
     assert backends <= set(widths)
-    others = [widths[b] for b in backends - {"mp"}]  # mp: only two_paths has one input
-    assert widths["mp"] <= min(others) / 2
-    assert widths["mp"] < 0.1 * page.js("document.querySelector('table.grid').offsetWidth")
+    others = [widths[b] for b in backends - {"seed-2-9"}]  # seed-2-9: only softmax_1d
+    assert widths["seed-2-9"] <= min(others) / 2
+    assert widths["seed-2-9"] < 0.1 * page.js("document.querySelector('table.grid').offsetWidth")
 
 
 def test_clicking_a_cell_opens_its_details(browser, report):

@@ -1,7 +1,8 @@
 """Every namespace computes the ops of the engine's op table (tests/test_engine_ops.py) as the
 numpy value oracle does: mpmath on object arrays, fd's batched namespace (without falling back
-to its point-by-point loop), and JAX and HIPS autograd, whose derivatives must match the
-engine's; an op a framework lacks is Unsupported (a skipped cell), never an error."""
+to its point-by-point loop), and JAX, HIPS autograd and mp (mpmath's differences at 50
+digits), whose derivatives must match the engine's; an op a framework lacks is Unsupported (a
+skipped cell), never an error."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def test_fd_batched_namespace_expresses_every_op(spec: Op):
 
 
 @pytest.mark.parametrize("spec", OPS, ids=lambda s: s.name)
-@pytest.mark.parametrize("name", ["jax", "autograd"])
+@pytest.mark.parametrize("name", ["jax", "autograd", "mp"])
 def test_framework_derivatives_match_the_engine(name: str, spec: Op):
     if (name, spec.name) in LIMITS:
         pytest.skip(LIMITS[name, spec.name])

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import os
 import platform
 import sys
@@ -64,13 +63,6 @@ def compile_and_keep(jax: Any, lowered: Any, options: dict | None, name: str | N
     return compiled
 
 
-def _defined_in_package(obj: Any) -> bool:
-    try:
-        return cache.in_package(inspect.getsourcefile(obj))
-    except TypeError:
-        return False
-
-
 def cacheable(backend: Any, fn: Callable) -> bool:
     """Whether the digest of the harness's sources covers every input of this trace."""
     if cache.root() is None or backend.platform != "cpu":
@@ -78,7 +70,7 @@ def cacheable(backend: Any, fn: Callable) -> bool:
     module = sys.modules.get(getattr(fn, "__module__", ""), None)
     if getattr(module, getattr(fn, "__name__", ""), None) is not fn:
         return False  # not a module-level function (a lambda, a closure, a replaced one)
-    return _defined_in_package(type(backend)) and _defined_in_package(fn)
+    return cache.defined_in_package(type(backend)) and cache.defined_in_package(fn)
 
 
 @functools.cache

@@ -1,24 +1,72 @@
-"""mpmath at 50 significant digits, for cases with one scalar input: a ground truth no float
-framework shares."""
+"""mpmath at 50 significant digits on every case: a framework-free reference for each cell of
+order <= 2 (and d3), within a stated budget.
+
+The case runs on object arrays of mpf (``MpNamespace``). Derivatives are finite differences taken
+in mpmath arithmetic with the step and working precision that ``mpmath.diff`` picks: step
+h = 2^-(p+10) for the p bits of DIGITS, working precision (p + 20)(n + 1) bits for order n. At
+that step the truncation error is O(h²) = 2^-(2p) for a central stencil and O(h) = 2^-(p+10) for
+a directed one, the rounding error about 2^-(p+10): every result is good to about DIGITS digits
+before it is rounded to float64. The stencils are written out here (``stencil``, ``second``)
+rather than calling ``mpmath.diff`` once per output element, because one evaluation of the case
+gives every element at once: a JVP costs 2 evaluations, not 2 per output element;
+tests/test_mp_oracle.py checks them against ``mpmath.diff`` and against closed forms.
+
+    value     1 evaluation at DIGITS
+    jacobian  2N: the central n = 1 stencil along each coordinate; grad = Jᵀu from the same
+              columns (free where the Jacobian is asked for too)
+    jvp       2: the central stencil along the tangent
+    hessian   (N + 1)(N + 2)/2: the directed n = 2 stencil (mpmath.diff's ``direction=1``) on
+              the diagonal, the directed mixed one off it, the one-coordinate points shared
+    hvp       2N + 2: the directed mixed stencil along each coordinate and the direction
+              (H w from the Hessian, free, where the Hessian is asked for too and affordable)
+    d3        4: the central n = 3 stencil of <u, f(x + t w)>
+
+First order is central, so at a kink mp returns the mean of the one-sided slopes (relu'(0) =
+1/2, |x|'(0) = 0, a tie of max split evenly), as fd does; the directed second order (a quarter
+of the central one's evaluations) is only asked where the case is smooth.
+
+Budget: a cell costs about (evaluations) x (Python calls of one evaluation), the latter counted
+(``sys.setprofile``) on one evaluation of the case at DIGITS; a cell above ``BUDGET`` is skipped
+with a reason naming it, before it is computed. The count is deterministic (the same inputs make
+the same calls), so every process skips the same cells. Results of registry cases defined in the
+package are kept in the project cache (``harness.cache``, kind ``mp``): a warm run computes none.
+"""
 
 from __future__ import annotations
 
 import functools
+import gc
+import hashlib
+import inspect
+import io
+import math
 import operator
-from typing import Any
+import sys
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
+from harness import cache
 from harness.backends.base import Backend, Problem, Unsupported
 from harness.namespace import conv2d, max_pool2d
-from harness.vocabulary import provide
+from harness.vocabulary import DENSE_LIMIT, REFERENCE_DTYPE, VOCABULARY, provide
 
 DIGITS = 50
+#: Extra bits beyond DIGITS' precision, as mpmath.diff's ``addprec``: the step is 2^-(p+ADDPREC).
+ADDPREC = 10
+#: A cell's estimated cost, (case evaluations) x (Python calls of one evaluation), above which mp
+#: skips it (about 0.2-1.2 µs a call here: a budget of about 1-2 s a cell). The default registry
+#: loses the Hessians of its five largest cases to it (reports/bench/mp.csv).
+BUDGET = 2_000_000
+#: Kept-results kind in the project cache.
+KIND = "mp"
 
 
 class MpNamespace:
     """The vocabulary on mpmath numbers (object arrays of mpf for array-valued steps); numpy's
-    functions on object arrays where they work elementwise or by + and *."""
+    functions on object arrays where they work elementwise or by + and *. A function outside
+    the vocabulary is Unsupported (a skipped cell), not an AttributeError."""
 
     def __init__(self, mp: Any) -> None:
         self.mp = mp
@@ -27,6 +75,13 @@ class MpNamespace:
             ("mpmath", lambda f: np.frompyfunc(getattr(mp, f), 1, 1)),
             ("operator", lambda f: getattr(operator, f)),
         )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        known = "" if name not in VOCABULARY else " (a vocabulary op it fails to provide)"
+        raise Unsupported(f"mp's namespace has no {name!r}{known}: the case calls a function "
+                          "outside the vocabulary (harness.vocabulary.OPS)")  # fmt: skip
 
     def asarray(self, a: Any) -> Any:
         return np.frompyfunc(self.mp.mpf, 1, 1)(np.asarray(a, dtype=object))
@@ -47,7 +102,7 @@ class MpNamespace:
         return np.where(np.asarray(mask, dtype=bool), a, b)
 
     def matmul(self, a, b):
-        return np.dot(a, b)
+        return np.matmul(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
 
     def sum(self, a, axis=None, keepdims=False):
         return np.sum(np.asarray(a, dtype=object), axis=axis, keepdims=keepdims)
@@ -138,7 +193,7 @@ class MpNamespace:
 @functools.cache
 def context() -> Any:
     """The process's one mpmath context at DIGITS digits (a new one costs about 2 ms of set-up,
-    more than most cells; nothing here changes its precision)."""
+    more than most cells; only the stencils change its precision, and they restore it)."""
     import mpmath
 
     ctx = mpmath.mp.clone()
@@ -146,66 +201,418 @@ def context() -> Any:
     return ctx
 
 
+def stencil(ctx: Any, g: Callable[[Any], Any], n: int) -> Any:
+    """d^n/dt^n g(t) at t = 0 by mpmath.diff's central stencil, for g giving an mpf or an object
+    array of them (every element differenced at once): steps k·h, k = -n, -n+2, ..., n, with
+    h = 2^-(p + ADDPREC), at (p + 2·ADDPREC)(n + 1) bits, p the context's precision."""
+    p = ctx.prec
+    with ctx.workprec((p + 2 * ADDPREC) * (n + 1)):
+        h = ctx.ldexp(1, -p - ADDPREC)
+        d: Any = 0
+        for j, k in enumerate(range(-n, n + 1, 2)):
+            d = d + (-1) ** (n - j) * math.comb(n, j) * np.asarray(g(k * h), dtype=object)
+        return d / (2 * h) ** n
+
+
+def second(ctx: Any, g: Callable[[Any, Any], Any], pairs: list[tuple[int, int]]) -> dict:
+    """{(i, j): ∂²g/∂i∂j} for each axis pair of `pairs`, where g(moves, h) is the function at
+    the point moved k·h along axis i for each (i, k) of `moves` (() the point itself), by
+    mpmath.diff's directed stencil (``direction=1``: steps 0, h, 2h, with the step and working
+    precision of ``stencil``'s order 2). Directed, not central: the mixed partials share their
+    one-axis points, (N + 1)(N + 2)/2 evaluations for a whole Hessian instead of 2N² + 1, for a
+    truncation error of O(h) = 2^-(p + ADDPREC), still far below DIGITS digits."""
+    p = ctx.prec
+    with ctx.workprec((p + 2 * ADDPREC) * 3):
+        h = ctx.ldexp(1, -p - ADDPREC)
+        at: dict[tuple, Any] = {}
+
+        def v(*moves: tuple[int, int]) -> Any:
+            k = tuple(sorted(moves))
+            if k not in at:
+                at[k] = g(k, h)
+            return at[k]
+
+        out = {}
+        for i, j in pairs:
+            if i == j:
+                out[i, j] = (v((i, 2)) - 2 * v((i, 1)) + v()) / h**2
+            else:
+                out[i, j] = (v((i, 1), (j, 1)) - v((i, 1)) - v((j, 1)) + v()) / h**2
+        return out
+
+
+class _Over(Exception):
+    """One evaluation made more Python calls than it may."""
+
+
+def counted(fn: Callable[[], Any], cap: int) -> tuple[Any, int | None]:
+    """fn() and the Python calls it made (``sys.setprofile``; the cyclic garbage collector
+    paused, so that no finaliser is counted), _Over past `cap` calls. Where another profiler is
+    running its calls are not counted (None): it is never displaced."""
+    if sys.getprofile() is not None:
+        return fn(), None
+    calls = 0
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        nonlocal calls
+        if event == "call":
+            calls += 1
+            if calls > cap:
+                raise _Over
+
+    was = gc.isenabled()
+    gc.disable()
+    sys.setprofile(hook)
+    try:
+        out = fn()
+    finally:
+        sys.setprofile(None)
+        if was:
+            gc.enable()
+    return out, calls
+
+
+def evaluations(quantity: str, n: int) -> int:
+    """How many evaluations of the case `quantity` takes for n inputs (module docstring)."""
+    return {"value": 1, "grad": 2 * n, "jacobian": 2 * n, "jvp": 2, "hvp": 2 * n + 2,
+            "hessian": (n + 1) * (n + 2) // 2, "d3": 4}[quantity]  # fmt: skip
+
+
+class _Bound:
+    """One problem in mp: the case as a function of the flat inputs, and the probes as mpf."""
+
+    def __init__(self, be: MpMath, p: Problem) -> None:
+        ctx = self.ctx = context()
+        self.xp, self.p, self.be = MpNamespace(ctx), p, be
+        mpf = np.frompyfunc(ctx.mpf, 1, 1)
+        self.x0 = mpf(p.flatten(p.args).astype(np.float64).astype(object))
+        self.u = mpf(np.ravel(p.cotangent).astype(np.float64).astype(object))
+        self.consts = {n: a for n, a in p.args.items() if n not in p.wrt}
+
+    def probe(self, name: str) -> Any:
+        return np.frompyfunc(self.ctx.mpf, 1, 1)(
+            np.asarray(getattr(self.p, name), dtype=np.float64).astype(object))  # fmt: skip
+
+    def f(self, x: Any) -> Any:
+        """The case's output (an object array) at the flat inputs x."""
+        self.be.evaluations += 1
+        vals = dict(self.consts)
+        vals.update(self.p.split(x))
+        return np.asarray(self.p.call(self.xp, vals), dtype=object)
+
+    def s(self, x: Any) -> Any:
+        """<u, f(x)>."""
+        return np.dot(self.u, np.ravel(self.f(x)))
+
+    def bump(self, t: Any, i: int) -> Any:
+        """x0 with t added to coordinate i."""
+        x = self.x0.copy()
+        x[i] = x[i] + t
+        return x
+
+    def moved(self, moves: tuple[tuple[int, int], ...], h: Any, w: Any = None) -> Any:
+        """x0 moved k·h along coordinate i for each (i, k) of `moves`; i = N means along w."""
+        x = self.x0.copy()
+        for i, k in moves:
+            if i == self.p.n:
+                x = x + (k * h) * w
+            else:
+                x[i] = x[i] + k * h
+        return x
+
+
 class MpMath(Backend):
-    """Derivatives by mpmath.diff at DIGITS significant digits; scalar-input cases only."""
+    """Finite differences in mpmath at DIGITS significant digits (the module's docstring), every
+    case, every cell within BUDGET; float64 rows only, which lower dtypes' groups borrow."""
 
     name = "mp"
     oracle = True
     reference_rank = 0
     exact_dtype = False  # computes at DIGITS digits; its float64 is the reference
+    costly = ("hessian",)  # (N + 1)(N + 2)/2 evaluations in mpmath: mutant runs leave it out
+    methods: ClassVar[dict[str, str]] = {
+        "value": f"mpmath at {DIGITS} digits",
+        **dict.fromkeys(("grad", "jacobian"), f"central differences in mpmath at {DIGITS} "
+                        "digits, by coordinates"),
+        "jvp": f"a central difference in mpmath at {DIGITS} digits along the tangent",
+        **dict.fromkeys(("hvp", "hessian"), f"directed second differences in mpmath at "
+                        f"{DIGITS} digits"),
+        "d3": f"a third central difference in mpmath at {DIGITS} digits",
+    }  # fmt: skip
+
+    def __init__(self, keep: bool = True) -> None:
+        #: whether results of the package's cases go into the project cache
+        self.keep = keep
+        #: case evaluations so far (a warm cell makes none), and cells taken from the cache
+        self.evaluations = 0
+        self.cells_cached = 0
+        #: the current problem's work (its value and call count, Jacobian, Hessian), by kind
+        self._memo: dict[tuple, Any] = {}
+        self._current = ""
+        self._planned: dict[str, set[str]] = {}
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """What metadata.json's timings show apart (``mp.evaluations``, ``mp.cells_cached``)."""
+        return {"evaluations": self.evaluations, "cells_cached": self.cells_cached}
 
     def applies(self, case: Any, quantity: str, dtype: str) -> bool:
-        # One scalar input only; it works at DIGITS digits, so float32 groups borrow its
-        # float64 result instead of having a row of their own.
-        return case.is_scalar and dtype == "float64"
+        # It works at DIGITS digits: float32 groups borrow its float64 result instead of
+        # having a row of their own.
+        return dtype == REFERENCE_DTYPE
 
-    def _setup(self, p: Problem) -> tuple[Any, Any]:
-        if p.n != 1 or len(p.args) != 1:
-            raise Unsupported("mp handles cases with one scalar input only")
-        ctx = context()
-        xp = MpNamespace(ctx)
-        name = p.wrt[0]
-        u = xp.asarray(p.cotangent)
-        x0 = ctx.mpf(float(p.flatten(p.args)[0]))
+    def prepare(self, plan: Any) -> None:
+        self._memo.clear()
+        self._planned = {_digest(p): set(qs) for p, qs in plan}
 
-        def f(x: Any) -> Any:
-            return np.asarray(p.call(xp, {name: x}), dtype=object)
-
-        def s(x: Any) -> Any:
-            return np.sum(f(x) * u)
-
-        return ctx, (f, s, x0)
-
-    def _out(self, a: Any, p: Problem) -> np.ndarray:
-        return np.asarray(np.vectorize(float, otypes=[float])(a), dtype=p.dtype)
+    # -- the cells --------------------------------------------------------------------------
+    def compute(self, quantity: str, p: Problem) -> np.ndarray:
+        name = self._entry(quantity, p)
+        if name is not None:
+            kept = _load(name)
+            if kept is not None:
+                self.cells_cached += 1
+                if isinstance(kept, str):
+                    raise Unsupported(kept)
+                return kept
+        how = getattr(self, f"_{quantity}", None)
+        if how is None:
+            raise Unsupported(f"mp does not compute {quantity}")
+        if _digest(p) != self._current:  # another point: the memo holds one problem's work
+            self._memo.clear()
+            self._current = _digest(p)
+        try:
+            got = self._out(how(_Bound(self, p)), p)
+        except Unsupported as e:
+            if name is not None:
+                _store(name, str(e))
+            raise
+        if name is not None:
+            _store(name, got)
+        return got
 
     def value(self, p: Problem) -> np.ndarray:
-        _, (f, _, x0) = self._setup(p)
-        return self._out(f(x0), p).reshape(p.out_shape)
+        return self.compute("value", p)
 
     def grad(self, p: Problem) -> np.ndarray:
-        ctx, (_, s, x0) = self._setup(p)
-        return self._out([ctx.diff(s, x0)], p)
-
-    def _component_diffs(self, p: Problem) -> np.ndarray:
-        ctx, (f, _, x0) = self._setup(p)
-        m = max(p.m, 1)
-        return np.array([ctx.diff(lambda x, i=i: np.ravel(f(x))[i], x0) for i in range(m)])
+        return self.compute("grad", p)
 
     def jvp(self, p: Problem) -> np.ndarray:
-        d = self._component_diffs(p) * p.tangent[0]
-        return self._out(d, p).reshape(p.out_shape)
-
-    def jacobian(self, p: Problem) -> np.ndarray:
-        return self._out(self._component_diffs(p), p).reshape(p.m, 1)
+        return self.compute("jvp", p)
 
     def hvp(self, p: Problem) -> np.ndarray:
-        ctx, (_, s, x0) = self._setup(p)
-        return self._out([ctx.diff(s, x0, 2) * ctx.mpf(float(p.direction[0]))], p)
+        return self.compute("hvp", p)
+
+    def jacobian(self, p: Problem) -> np.ndarray:
+        return self.compute("jacobian", p)
 
     def hessian(self, p: Problem) -> np.ndarray:
-        ctx, (_, s, x0) = self._setup(p)
-        return self._out([[ctx.diff(s, x0, 2)]], p)
+        return self.compute("hessian", p)
+
+    def d3(self, p: Problem) -> np.ndarray:
+        """d³/dt³ <u, f(x + t w)> at t = 0 (u the cotangent, w the direction), shape ()."""
+        return self.compute("d3", p)
+
+    # -- in mp (object arrays of mpf, before rounding) ----------------------------------------
+    def _value(self, b: _Bound) -> Any:
+        return self._measured(b)[0].reshape(b.p.out_shape)
+
+    def _jacobian(self, b: _Bound) -> Any:
+        key = ("jacobian", _digest(b.p))
+        if key not in self._memo:
+            self._afford("jacobian", b)
+            cols = [np.ravel(stencil(b.ctx, lambda t, i=i: b.f(b.bump(t, i)), 1))
+                    for i in range(b.p.n)]  # fmt: skip
+            self._memo[key] = np.stack(cols, axis=1).reshape(b.p.m, b.p.n)
+        return self._memo[key]
+
+    def _grad(self, b: _Bound) -> Any:
+        if ("jacobian", _digest(b.p)) not in self._memo:
+            self._afford("grad", b)
+        return np.dot(b.u, self._jacobian(b))
+
+    def _jvp(self, b: _Bound) -> Any:
+        self._afford("jvp", b)
+        v = b.probe("tangent")
+        d = stencil(b.ctx, lambda t: b.f(b.x0 + t * v), 1)
+        return np.asarray(d, dtype=object).reshape(b.p.out_shape)
+
+    def _hessian(self, b: _Bound) -> Any:
+        key = ("hessian", _digest(b.p, "cotangent"))
+        if key not in self._memo:
+            self._afford("hessian", b)
+            n = b.p.n
+            got = second(b.ctx, lambda moves, h: b.s(b.moved(moves, h)),
+                         [(i, j) for i in range(n) for j in range(i + 1)])  # fmt: skip
+            hess = np.empty((n, n), dtype=object)
+            for (i, j), v in got.items():
+                hess[i, j] = hess[j, i] = v
+            self._memo[key] = hess
+        return self._memo[key]
+
+    def _hvp(self, b: _Bound) -> Any:
+        w = b.probe("direction")
+        key = ("hessian", _digest(b.p, "cotangent"))
+        if key in self._memo or self._hessian_wanted(b):
+            return np.dot(self._hessian(b), w)
+        self._afford("hvp", b)
+        n = b.p.n
+        along_w = [(i, n) for i in range(n)]  # axis n: the direction w
+        got = second(b.ctx, lambda moves, h: b.s(b.moved(moves, h, w)), along_w)
+        return np.array([got[i, n] for i in range(n)], dtype=object)
+
+    def _d3(self, b: _Bound) -> Any:
+        self._afford("d3", b)
+        w = b.probe("direction")
+        return stencil(b.ctx, lambda t: b.s(b.x0 + t * w), 3)
+
+    # -- the budget ---------------------------------------------------------------------------
+    def _hessian_wanted(self, b: _Bound) -> bool:
+        """Whether this case's Hessian is asked for too and affordable: H w then costs nothing."""
+        if "hessian" not in self._planned.get(_digest(b.p), ()) or b.p.n > DENSE_LIMIT:
+            return False
+        try:
+            self._afford("hessian", b)
+        except Unsupported:
+            return False
+        return True
+
+    def _measured(self, b: _Bound) -> tuple[Any, int]:
+        """The case's value at DIGITS and the Python calls of one evaluation (the second: the
+        first fills mpmath's caches of constants), each capped at twice the budget."""
+        key = ("value", _digest(b.p))
+        if key not in self._memo:
+            self._precheck("value", b)
+            try:
+                out, _ = counted(lambda: b.f(b.x0), 2 * BUDGET)
+                _, calls = counted(lambda: b.f(b.x0), 2 * BUDGET)
+                self._memo[key] = (out, calls if calls is not None else _elements(b.p))
+            except _Over:
+                self._memo[key] = Unsupported(
+                    f"mp: one evaluation of the case makes over {2 * BUDGET:.3g} Python calls; "
+                    f"over the budget of {BUDGET:.3g} (harness.backends.mp.BUDGET)"
+                )
+        if isinstance(self._memo[key], Unsupported):
+            raise self._memo[key]
+        out, calls = self._memo[key]
+        if calls > BUDGET:
+            raise Unsupported(
+                f"mp value needs one evaluation of a case of {calls} Python calls; over the "
+                f"budget of {BUDGET:.3g} (harness.backends.mp.BUDGET)"
+            )
+        return out, calls
+
+    def _precheck(self, q: str, b: _Bound) -> None:
+        """Refuse without evaluating when even one call per element is over the budget."""
+        k, e = evaluations(q, b.p.n), _elements(b.p)
+        if k * e > BUDGET:
+            raise Unsupported(
+                f"mp {q} needs ~{k} evaluations of a case of {e} elements (at least as many "
+                f"Python calls each); over the budget of {BUDGET:.3g} "
+                f"(harness.backends.mp.BUDGET)"
+            )
+
+    def _afford(self, q: str, b: _Bound) -> None:
+        self._precheck(q, b)
+        _, calls = self._measured(b)
+        k = evaluations(q, b.p.n)
+        if k * calls > BUDGET:
+            raise Unsupported(
+                f"mp {q} needs ~{k} evaluations of a case of {calls} Python calls "
+                f"(~{k * calls:.2g}); over the budget of {BUDGET:.3g} "
+                f"(harness.backends.mp.BUDGET)"
+            )
+
+    # -- results ------------------------------------------------------------------------------
+    def _out(self, a: Any, p: Problem) -> np.ndarray:
+        a = np.asarray(a, dtype=object)
+        flat = [_real(v) for v in a.ravel()]
+        return np.asarray(flat, dtype=np.float64).reshape(a.shape).astype(p.dtype)
+
+    def _entry(self, quantity: str, p: Problem) -> str | None:
+        """The cache entry of this cell, or None where the source digest does not cover it."""
+        if not self.keep or cache.root() is None or not _covered(type(self), p):
+            return None
+        import mpmath
+
+        probes = _QUANTITY_PROBES.get(quantity, ())
+        return cache.key(KIND, quantity, p.fn.__module__, p.fn.__qualname__, _source(p.fn),
+                         _digest(p, *probes), DIGITS, ADDPREC, BUDGET, mpmath.__version__,
+                         np.__version__)  # fmt: skip
+
+
+#: The probes each quantity reads (d3 is not in every branch's quantity table yet).
+_QUANTITY_PROBES = {"grad": ("cotangent",), "jvp": ("tangent",),
+                    "hvp": ("cotangent", "direction"), "hessian": ("cotangent",),
+                    "d3": ("cotangent", "direction")}  # fmt: skip
+
+
+def _item(v: Any) -> Any:
+    """The one number of a 0-d result (an mpf, or a 0-d object array of one)."""
+    return np.asarray(v, dtype=object).item()
+
+
+def _real(v: Any) -> float:
+    if isinstance(v, complex) or type(v).__name__ == "mpc":
+        raise ValueError("mp: the case is complex at a stencil point (outside its real domain)")
+    return float(v)
+
+
+def _elements(p: Problem) -> int:
+    """Elements of every input and of the output."""
+    return sum(int(np.size(a)) for a in p.args.values()) + max(p.m, 1)
+
+
+def _digest(p: Problem, *probes: str) -> str:
+    """The problem's inputs (and the named probes) as one digest."""
+    h = hashlib.blake2b(digest_size=16)
+    for name in sorted(p.args):
+        a = np.ascontiguousarray(p.args[name])
+        h.update(f"{name}{a.shape}{a.dtype}".encode() + a.tobytes())
+    for name in probes:
+        h.update(name.encode() + np.ascontiguousarray(getattr(p, name), np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _source(fn: Callable) -> str:
+    try:
+        return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+    except (OSError, TypeError):
+        return ""
+
+
+def _covered(backend_class: type, p: Problem) -> bool:
+    """A registry case of the package (a module-level function of it) run by mp's own class."""
+    fn = p.fn
+    if p.case is None or fn is not getattr(p.case, "fn", None):
+        return False
+    module = sys.modules.get(getattr(fn, "__module__", ""), None)
+    if getattr(module, getattr(fn, "__name__", ""), None) is not fn:
+        return False
+    return cache.defined_in_package(backend_class) and cache.defined_in_package(fn)
+
+
+def _load(name: str) -> np.ndarray | str | None:
+    blob = cache.read(KIND, name)
+    if blob is None or len(blob) < 2:
+        return None
+    try:
+        if blob[:1] == b"S":
+            return blob[1:].decode()
+        if blob[:1] == b"V":
+            return np.load(io.BytesIO(blob[1:]), allow_pickle=False)
+    except (ValueError, OSError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def _store(name: str, got: np.ndarray | str) -> None:
+    if isinstance(got, str):
+        cache.write(KIND, name, b"S" + got.encode())
+        return
+    buf = io.BytesIO()
+    np.save(buf, got, allow_pickle=False)
+    cache.write(KIND, name, b"V" + buf.getvalue())
 
 
 #: The ingredients of the seed's composite l = f(g(x), h(x)), by name.
