@@ -44,11 +44,13 @@ class Backend:
                 your arrays that implements ``harness.namespace.VOCABULARY`` (and the array
                 operators listed there)
     May leave out (raise ``Unsupported("why")``: the cell is ``skipped`` with that reason,
-    not an error): ``jvp``, ``hvp``, ``jacobian``, ``hessian``; a dtype the engine cannot
+    not an error): ``jvp``, ``hvp``, ``jacobian``, ``hessian``, ``d3``; a dtype the engine cannot
     compute in (never return another dtype: that is reported as a silent cast); namespace
     functions it lacks (raise Unsupported from the namespace's ``__getattr__``).
     The defaults derive ``jacobian`` from ``jvp`` and ``hessian`` from ``hvp`` column by column;
-    ``jvp`` and ``hvp`` raise Unsupported unless overridden. Any other exception (SystemExit
+    ``jvp``, ``hvp`` and ``d3`` raise Unsupported unless overridden. The self-checks
+    (``adjoint``, ``symmetry``) are derived by the runner from ``grad``, ``jvp`` and ``hvp``:
+    a backend never computes them. Any other exception (SystemExit
     and KeyboardInterrupt too), or a result that is no numeric array, is an ``error`` row; a
     fault in ``__init__``, ``available``, ``applies`` or ``prepare`` makes its cells errors.
     A plugin runs in a worker process of its own (harness.backends.supervised) unless
@@ -114,6 +116,9 @@ class Backend:
     def hvp(self, p: Problem) -> np.ndarray | Estimate:
         raise Unsupported(f"{self.name} does not compute hvp")
 
+    def d3(self, p: Problem) -> np.ndarray | Estimate:
+        raise Unsupported(f"{self.name} does not compute d3")
+
     def jacobian(self, p: Problem) -> np.ndarray | Estimate:
         cols = [self.jvp(_with(p, tangent=e)) for e in np.eye(p.n, dtype=p.dtype)]
         return _stack(cols, lambda c: np.ravel(c), axis=1)
@@ -128,8 +133,9 @@ class Backend:
     def prepare(self, plan: Sequence[tuple[Problem, Sequence[str]]]) -> None:
         """Called once per case before its cells, with each problem (one per dtype) and the
         quantities its cells will ask for, so that a backend may compile them together (jax
-        does). The default does nothing; a fault here makes this backend's cells of the case
-        errors, with the reason."""
+        does). The self-checks are listed too: ``symmetry`` means one more ``hvp`` call on a
+        problem whose direction is this problem's tangent. The default does nothing; a fault
+        here makes this backend's cells of the case errors, with the reason."""
 
 
 def _with(p: Problem, **changes: Any) -> Problem:

@@ -129,7 +129,12 @@ def _best_split(
 def _qualifiers(failing: pd.DataFrame, passing: pd.DataFrame) -> list:
     out = [("", lambda d: np.ones(len(d), dtype=bool))]
     for order in sorted({ORDER[q] for q in failing["quantity"]}):
-        word = {0: "values only", 1: "first order only", 2: "second order only"}[order]
+        word = {
+            0: "values only",
+            1: "first order only",
+            2: "second order only",
+            3: "third order only",
+        }[order]
         out.append((word, lambda d, o=order: d["quantity"].map(ORDER).eq(o).to_numpy()))
     for dtype in sorted(set(failing["dtype"])):
         out.append((f"{dtype} only", lambda d, t=dtype: d["dtype"].eq(t).to_numpy()))
