@@ -190,7 +190,7 @@ class Runner:
         the tangent failed)."""
         if q == "adjoint":
             grad, jvp = have
-            return selfcheck.pair(p.cotangent, jvp.value, grad.value, p.tangent)
+            return selfcheck.pair(p.cotangent, jvp.value, p.tangent, grad.value)
         (hw,) = have
         hv = run_cell(
             self.backends[name], "hvp", replace(p, direction=p.tangent), self.cell_timeout

@@ -5,11 +5,16 @@
 is one number computed two ways, equal up to rounding whatever the function, so a backend is
 judged where no other backend applies, and a failure blames it alone.
 
-The row's value is the residual relative to the magnitude of the terms summed,
-|lhs - rhs| / max(Σ|a_i b_i|, Σ|c_j d_j|, tiny): the rounding error of a dot product is bounded
-by that sum, not by |lhs|, which random probes can make cancel. The bound is the tolerance
-table's rtol at the quantity's order and dtype (a case's override widens it), far above the
-rounding of right code and far below the O(1) residual of a wrong rule.
+Each side is a probe dotted with a vector the backend computed (<u, Jv>: the probe u, the
+vector Jv). The bound is the one a cell of the same order and dtype grants, carried through the
+dot products: rtol times the magnitude of the terms summed, S = max(Σ|u_i (Jv)_i|, Σ|v_j
+(Jᵀu)_j|) (a dot product's rounding is bounded by that sum, not by |lhs|, which random probes
+can make cancel), plus atol for each element of the vector (its scale max(1, max |.|), as
+compare grants it) summed with the probe's weights, F = max(Σ|u_i|·max(1, max|Jv|), ...):
+a backend whose JVP computes tanh' as 1 - y² and whose VJP does not differs there by rounding
+of 1, not of the tiny 1 - y². The row reports the residual relative to S (max_rel_err) against
+rtol, and |lhs - rhs| against the whole bound (tol_abs), which decides. A case's override widens
+both. Right code stays orders of magnitude inside it; a wrong rule's residual is O(1).
 """
 
 from __future__ import annotations
@@ -40,23 +45,32 @@ SIDES: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class Pair:
-    """One number computed two ways by one backend, and the magnitude of the terms summed."""
+    """One number computed two ways by one backend: both sides, the magnitude of the terms
+    summed (scale) and the probes' weight on the vectors' elements (floor)."""
 
     lhs: float
     rhs: float
     scale: float
+    floor: float
 
     @property
     def residual(self) -> float:
         return abs(self.lhs - self.rhs) / self.scale
 
+    def bound(self, tol: Tol) -> float:
+        """The largest |lhs - rhs| that rounding explains under `tol` (see the module)."""
+        return tol.rtol * self.scale + tol.atol * self.floor
 
-def pair(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> Pair:
-    """<a, b> against <c, d>, in float64, with the larger of Σ|a_i b_i| and Σ|c_j d_j|."""
-    ab = np.ravel(np.asarray(a, np.float64)) * np.ravel(np.asarray(b, np.float64))
-    cd = np.ravel(np.asarray(c, np.float64)) * np.ravel(np.asarray(d, np.float64))
-    scale = max(float(np.sum(np.abs(ab))), float(np.sum(np.abs(cd))), TINY)
-    return Pair(float(np.sum(ab)), float(np.sum(cd)), scale)
+
+def pair(u: np.ndarray, a: np.ndarray, v: np.ndarray, b: np.ndarray) -> Pair:
+    """<u, a> against <v, b> for probes u, v and computed vectors a, b, in float64."""
+    u, a, v, b = (np.ravel(np.asarray(x, np.float64)) for x in (u, a, v, b))
+    scale = max(float(np.sum(np.abs(u * a))), float(np.sum(np.abs(v * b))), TINY)
+    floor = max(
+        float(np.sum(np.abs(u))) * max(1.0, float(np.max(np.abs(a), initial=0.0))),
+        float(np.sum(np.abs(v))) * max(1.0, float(np.max(np.abs(b), initial=0.0))),
+    )
+    return Pair(float(np.sum(u * a)), float(np.sum(v * b)), scale, floor)
 
 
 def judge_self_checks(
@@ -71,7 +85,7 @@ def judge_self_checks(
     (expected_fail / unexpected_pass where the cell is declared). `outcomes` hold the residual
     (ok) or why it could not be formed (skipped, error); `pairs` the two sides behind each."""
     dtype = str(p.dtype)
-    rtol = Tol.lookup(dtype, q, case.tol).rtol
+    tol = Tol.lookup(dtype, q, case.tol)
     rows = []
     for name, o in outcomes.items():
         if not o.ok:
@@ -79,22 +93,23 @@ def judge_self_checks(
             rows.append(make_row(case, q, dtype, name, o.status, reason=o.reason, blame=blame))
             continue
         pr, exp = pairs[name], declared.get(name)
-        agrees = bool(pr.residual <= rtol)
+        bound = pr.bound(tol)
+        agrees = bool(abs(pr.lhs - pr.rhs) <= bound)
         v = verdict(agrees, exp is not None)
         who = "none" if agrees else name
-        text = failure(case.name, q, dtype, name, pr, rtol, agrees, who)
+        text = failure(case.name, q, dtype, name, pr, bound, agrees, who)
         reason = "" if v == "pass" else text if exp is None else f"{exp.reason} | {text}"
         rows.append(make_row(
             case, q, dtype, name, v, reference=name, reference_dtype=dtype, shape="()",
-            max_abs_err=abs(pr.lhs - pr.rhs), max_rel_err=pr.residual, tol_abs=rtol * pr.scale,
-            tol_rel=rtol, blame=who, reason=reason, worst_index=q, value_at_worst=pr.lhs,
+            max_abs_err=abs(pr.lhs - pr.rhs), max_rel_err=pr.residual, tol_abs=bound,
+            tol_rel=tol.rtol, blame=who, reason=reason, worst_index=q, value_at_worst=pr.lhs,
             reference_at_worst=pr.rhs, noise_floor=0.0, agrees_with="",
         ))  # fmt: skip
     return rows
 
 
 def failure(
-    case: str, q: str, dtype: str, backend: str, pr: Pair, rtol: float, agrees: bool, blame: str
+    case: str, q: str, dtype: str, backend: str, pr: Pair, bound: float, agrees: bool, blame: str
 ) -> str:
     """The reason of a self-check row: both sides, the residual against the bound, blame."""
     left, right = SIDES[q]
@@ -102,8 +117,9 @@ def failure(
     return (
         f"{case} {QUANTITY[q].title}, order {ORDER[q]}, {dtype}: {backend}'s {left} is "
         f"{number(pr.lhs, n)} but its {right} is {number(pr.rhs, n)}, difference "
-        f"{pr.lhs - pr.rhs:+.3g}; residual {pr.residual:.3g} of the terms' magnitude "
-        f"{pr.scale:.3g} {'<=' if agrees else '>'} tol {rtol:.3g}; blame {blame}"
+        f"{pr.lhs - pr.rhs:+.3g} ({pr.residual:.3g} of the terms' magnitude {pr.scale:.3g}), "
+        f"|err| {abs(pr.lhs - pr.rhs):.3g} {'<=' if agrees else '>'} tol {bound:.3g}; "
+        f"blame {blame}"
     )
 
 
