@@ -71,7 +71,7 @@ def test_a_backward_wrong_only_for_negative_inputs_names_that_input():
 
 def test_order_one_stops_at_first_derivatives():
     result = harness.check(right, tensor(), order=1)
-    assert {q for q in result.summary.quantity} == {"value", "grad", "jvp", "jacobian"}
+    assert {q for q in result.summary.quantity} == {"value", "grad", "jvp", "jacobian", "adjoint"}
 
 
 def test_a_float32_call_is_judged_against_float64_differences_at_the_same_inputs():

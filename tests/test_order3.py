@@ -228,3 +228,14 @@ def test_the_wrong_jvp_rule_of_divide_is_killed_by_adjoint():
 def test_the_detached_multiply_factor_is_killed_by_symmetry():
     pytest.importorskip("torch")
     assert "symmetry" in alarms("multiply_vjp_detached_factor", ["cross_inputs"])
+
+
+def test_jax_folds_the_symmetry_hvp_and_d3_into_the_cases_one_program():
+    pytest.importorskip("jax")
+    runner = Runner(["jax", "inhouse"])
+    rows, _ = runner.run_case(
+        CASE, ["float64"], ["grad", "jvp", "hvp", "d3", "adjoint", "symmetry"]
+    )
+    assert runner.backends["jax"].timings["programs"] == 1
+    jax_rows = {r["quantity"]: r["verdict"] for r in rows if r["backend"] == "jax"}
+    assert jax_rows == dict.fromkeys(("grad", "jvp", "hvp", "d3", "adjoint", "symmetry"), "pass")

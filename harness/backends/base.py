@@ -19,6 +19,8 @@ class Traits:
     oracle: bool = False
     reference_rank: int = 100
     exact_dtype: bool = True
+    #: gets the self-checks (adjoint, symmetry): judged against itself, blamed alone
+    self_checked: bool = True
 
 
 @dataclass
@@ -78,6 +80,11 @@ class Backend:
     #: Quantities this backend computes slowly (nested finite differences): runs that only
     #: need references (mutation testing) leave them to the other oracles.
     costly: ClassVar[tuple[str, ...]] = ()
+    #: Whether the self-checks (adjoint, symmetry) judge this backend against itself; None:
+    #: when it votes and is no oracle (an oracle's two sides are two noisy estimates, and a
+    #: formula under audit is judged on its formula). A function under audit that is real AD
+    #: (harness.check's subject) sets True.
+    self_checks: ClassVar[bool | None] = None
 
     #: How it computes each quantity, for the failure text ("HVP (reverse over reverse)").
     methods: ClassVar[dict[str, str]] = {"jacobian": "from JVPs", "hessian": "from HVPs"}
@@ -86,7 +93,8 @@ class Backend:
         return self.methods.get(quantity, "")
 
     def traits(self) -> Traits:
-        return Traits(self.votes, self.oracle, self.reference_rank, self.exact_dtype)
+        checked = self.votes and not self.oracle if self.self_checks is None else self.self_checks
+        return Traits(self.votes, self.oracle, self.reference_rank, self.exact_dtype, checked)
 
     def expectation(self, case: Any, quantity: str, dtype: str) -> Any:
         """A discrepancy this backend declares on a cell (an ``Expect`` from

@@ -128,6 +128,6 @@ NEEDS: dict[str, tuple[str, ...]] = {"adjoint": ("grad", "jvp"), "symmetry": ("h
 
 
 def judged(traits: Traits) -> bool:
-    """Whether a backend gets self-check rows: it votes and is no oracle (an oracle's two
-    sides are two noisy estimates, and a backend under audit is judged on its formulas)."""
-    return traits.votes and not traits.oracle
+    """Whether a backend gets self-check rows (Backend.self_checks: by default, when it votes
+    and is no oracle)."""
+    return traits.self_checked
