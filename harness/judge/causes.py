@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from harness.vocabulary import ORDER, REFERENCE_DTYPE, UNEXPECTED
+from harness.vocabulary import ORDER, QUANTITY, REFERENCE_DTYPE, UNEXPECTED
 
 CAUSE_COLUMNS = ["backend", "rank", "kind", "cause", "score", "evidence"]
 #: An op whose separation (share of failing cells using it minus share of passing ones) is
@@ -126,16 +126,24 @@ def _best_split(
     return best
 
 
+_ORDER_WORDS = {0: "values", 1: "first order", 2: "second order", 3: "third order"}
+
+
+def _from_order(d: pd.DataFrame, order: int) -> np.ndarray:
+    checks = d["quantity"].map(lambda q: QUANTITY[q].self_check).to_numpy(dtype=bool)
+    return d["quantity"].map(ORDER).ge(order).to_numpy() & ~checks
+
+
 def _qualifiers(failing: pd.DataFrame, passing: pd.DataFrame) -> list:
     out = [("", lambda d: np.ones(len(d), dtype=bool))]
-    for order in sorted({ORDER[q] for q in failing["quantity"]}):
-        word = {
-            0: "values only",
-            1: "first order only",
-            2: "second order only",
-            3: "third order only",
-        }[order]
-        out.append((word, lambda d, o=order: d["quantity"].map(ORDER).eq(o).to_numpy()))
+    orders = sorted({ORDER[q] for q in failing["quantity"]})
+    for order in orders:
+        word = _ORDER_WORDS[order]
+        out.append((f"{word} only", lambda d, o=order: d["quantity"].map(ORDER).eq(o).to_numpy()))
+    # A rule wrong from some order on is wrong at every order above it (d3 nests the HVP):
+    # "and up" spans them, leaving out the self-checks, whose order is no derivative's.
+    for order in (o for o in orders[:-1] if o > 0):
+        out.append((f"{_ORDER_WORDS[order]} and up", lambda d, o=order: _from_order(d, o)))
     for dtype in sorted(set(failing["dtype"])):
         out.append((f"{dtype} only", lambda d, t=dtype: d["dtype"].eq(t).to_numpy()))
     return out
