@@ -22,7 +22,7 @@ from harness.execute import dense_refusal, run_cell
 from harness.namespace import VOCABULARY, NumpyNamespace
 from harness.problem import make_problem
 from harness.registry import Case
-from harness.vocabulary import DENSE_LIMIT, DTYPES, QUANTITIES
+from harness.vocabulary import COMPUTED, DENSE_LIMIT, DTYPES, QUANTITIES
 
 
 @dataclass
@@ -120,7 +120,7 @@ def _check(
         for d in (d for d in DTYPES if d in dtypes and d in case.dtypes):
             p = make_problem(case, seed, d)
             p = dataclasses.replace(p, fn=_spy(case.fn, seen))
-            for q in (q for q in QUANTITIES if q in quantities and q in case.quantities):
+            for q in (q for q in COMPUTED if q in quantities and q in case.quantities):
                 if not be.applies(case, q, d):
                     continue  # no such cell for this backend: no row in a report either
                 if dense_refusal(q, p):

@@ -129,7 +129,7 @@ class PerInput:
 
 def _layout(quantity: str, p: Problem) -> str:
     """What a flat result over the inputs is made of, when there is more than one input."""
-    if QUANTITY[quantity].shape[-1] != "n" or len(p.wrt) < 2:
+    if QUANTITY[quantity].shape[-1:] != ("n",) or len(p.wrt) < 2:
         return ""
     return " (" + " then ".join(f"{n} {p.shapes[n]}" for n in p.wrt) + ", flattened)"
 

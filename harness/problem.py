@@ -97,6 +97,8 @@ class Problem:
         """A readable name for element `flat` of `quantity`: ``out[1]``, ``x[0,2]``, or the
         ``row, column`` pair of a matrix quantity."""
         axes = QUANTITY[quantity].shape
+        if not axes:  # a scalar quantity (d3, the self-checks): its one element is itself
+            return quantity
         if len(axes) == 1:
             return self._out_label(flat) if axes[0] == "out" else self.label(flat)
         i, j = divmod(flat, self.n)
@@ -105,7 +107,7 @@ class Problem:
     def input_value(self, quantity: str, flat: int) -> float | None:
         """The differentiable input element that element `flat` of `quantity` is taken with
         respect to (for a matrix, the input of its column); None for an output element."""
-        if QUANTITY[quantity].shape[-1] != "n":
+        if QUANTITY[quantity].shape[-1:] != ("n",):
             return None
         x = self.flatten(self.args)
         return float(x[flat % self.n])

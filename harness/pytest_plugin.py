@@ -21,11 +21,12 @@ from harness import backends as backend_registry
 from harness import generate
 from harness.check import CheckResult, check
 from harness.errors import UsageError
+from harness.judge import selfcheck
 from harness.library import load_case_module, select
 from harness.registry import Case
 from harness.results import tidy
 from harness.runner import Runner
-from harness.vocabulary import DTYPES, QUANTITIES, cell_id
+from harness.vocabulary import DTYPES, QUANTITIES, QUANTITY, cell_id
 
 REGISTRY_INI = "harness_registry"
 MARKERS = (
@@ -194,7 +195,7 @@ class RegistryModule(pytest.Module):
             for d in [d for d in DTYPES if d in dtypes and d in case.dtypes]:
                 for q in [q for q in QUANTITIES if q in case.quantities]:
                     for b in backends:
-                        if b in instances and not instances[b].applies(case, q, d):
+                        if b in instances and not _has_cell(instances[b], case, q, d):
                             continue
                         cid = cell_id(case.name, b, q, d)
                         items.append(CellItem.from_parent(self, name=cid, case=case, cell=cid))
@@ -203,6 +204,14 @@ class RegistryModule(pytest.Module):
                 name = f"{case.name}[random-{n}]"
                 items.append(DrawItem.from_parent(self, name=name, case=case))
         return items
+
+
+def _has_cell(be: Any, case: Case, q: str, dtype: str) -> bool:
+    """Whether the run gives `be` a row for this cell (self-checks: voters that are no
+    oracle only, as the runner decides)."""
+    if QUANTITY[q].self_check and not selfcheck.judged(be.traits()):
+        return False
+    return bool(be.applies(case, q, dtype))
 
 
 def _instances(names: list[str]) -> dict[str, Any]:

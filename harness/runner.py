@@ -28,7 +28,7 @@ from harness.interrupt import (
     call_with_timeout,
     real_interrupts,
 )
-from harness.judge import diagnosis
+from harness.judge import diagnosis, selfcheck
 from harness.judge.consensus import BORROWED, base_name
 from harness.judge.group import CASE_BLAME, Evidence, judge_group, zero_under
 from harness.judge.taylor import line as taylor_line
@@ -155,8 +155,12 @@ class Runner:
         oracles: dict[str, dict[str, Outcome]] = {}
         for d in dts:
             p = problems[d]
+            done: dict[str, dict[str, Outcome]] = {}  # this dtype's outcomes, by quantity
             for q in qs:
-                outcomes = self._outcomes(case, q, p)
+                if QUANTITY[q].self_check:
+                    rows += self._self_check(case, q, p, done)
+                    continue
+                outcomes = done[q] = self._outcomes(case, q, p)
                 if d == REFERENCE_DTYPE:
                     oracles[q] = {k: o for k, o in outcomes.items() if self.traits[k].oracle}
                 borrowed = _borrowed(oracles.get(q, {})) if d != REFERENCE_DTYPE else {}
@@ -168,6 +172,62 @@ class Runner:
                 rows += judged.rows
                 elems += judged.elements
         return rows, elems
+
+    def _self_check(
+        self, case: Case, q: str, p: Problem, done: dict[str, dict[str, Outcome]]
+    ) -> list[dict]:
+        """The rows of self-check `q` (adjoint, symmetry) for every backend that votes and is
+        no oracle, derived from its own outcomes of this problem (computed here, without rows
+        of their own, when the run did not select them); symmetry computes one more HVP, along
+        the tangent."""
+        needs = selfcheck.NEEDS[q]
+        for n in needs:
+            if n not in done:
+                done[n] = self._outcomes(case, n, p) if n in case.quantities else {}
+        dtype = str(p.dtype)
+        outcomes: dict[str, Outcome] = {}
+        pairs: dict[str, selfcheck.Pair] = {}
+        for name, be in self.backends.items():
+            have = [done[n].get(name) for n in needs]
+            if not selfcheck.judged(self.traits[name]) or None in have:
+                continue  # an oracle, a backend under audit, or no such cell for it
+            if not (applies := guarded(be.applies, case, q, dtype))[0]:
+                if applies[1]:
+                    why = f"{name}.applies() raised {applies[1]}"
+                    outcomes[name] = Outcome(name, dtype, "error", reason=why)
+                continue
+            lacking = [(n, o) for n, o in zip(needs, have, strict=True) if not o.ok]
+            if lacking:
+                n, o = lacking[0]
+                why = f"{q} needs {name}'s {' and '.join(needs)}; its {n} is {o.status}"
+                outcomes[name] = Outcome(name, dtype, "skipped", reason=f"{why}: {o.reason}")
+                continue
+            got = self._pair(q, name, p, have)
+            if isinstance(got, Outcome):
+                outcomes[name] = got
+                continue
+            pairs[name] = got
+            outcomes[name] = Outcome(name, dtype, "ok", np.asarray(got.residual))
+        declared = {k: self._declared(case, k, q, dtype) for k in outcomes}
+        return selfcheck.judge_self_checks(case, q, p, outcomes, pairs, declared)
+
+    def _pair(
+        self, q: str, name: str, p: Problem, have: Sequence[Outcome]
+    ) -> selfcheck.Pair | Outcome:
+        """The two sides of `q` for one backend, or the outcome saying why not (its HVP along
+        the tangent failed)."""
+        if q == "adjoint":
+            grad, jvp = have
+            return selfcheck.pair(p.cotangent, jvp.value, p.tangent, grad.value)
+        (hw,) = have
+        hv = run_cell(
+            self.backends[name], "hvp", replace(p, direction=p.tangent), self.cell_timeout
+        )
+        self.timings[name] += hv.seconds
+        if not hv.ok:
+            return Outcome(hv.backend, hv.dtype, hv.status, seconds=hv.seconds,
+                           reason=f"its HVP along the tangent v: {hv.reason}")  # fmt: skip
+        return selfcheck.pair(p.tangent, hw.value, p.direction, hv.value)
 
     def _evidence(self, case: Case, q: str, p: Problem, pool: Mapping[str, Outcome]) -> Evidence:
         """Everything the judge weighs besides the outcomes, computed before it judges."""

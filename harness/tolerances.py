@@ -13,9 +13,11 @@ TOLERANCES: dict[tuple[str, int], tuple[float, float]] = {
     ("float64", 0): (1e-11, 1e-9),
     ("float64", 1): (1e-9, 1e-7),
     ("float64", 2): (1e-7, 1e-6),
+    ("float64", 3): (1e-6, 1e-5),
     ("float32", 0): (1e-5, 1e-4),
     ("float32", 1): (1e-4, 1e-3),
     ("float32", 2): (1e-3, 1e-2),
+    ("float32", 3): (3e-3, 3e-2),
 }
 #: The oracle's own error estimate is trusted up to this factor (scipy's estimate is the change
 #: between the last two refinements, not a bound).

@@ -31,6 +31,10 @@ class Quantity:
     dense: bool
     title: str  # the name of the check in failure text, as JAX's test utilities word it
     doc: str
+    #: A self-check: one backend's results against each other (no oracle, no vote): the
+    #: runner derives its value from the backend's own quantities, the judge holds it to a
+    #: bound, and a failure blames that backend alone.
+    self_check: bool = False
 
 
 QUANTITY_TABLE: tuple[Quantity, ...] = (
@@ -42,10 +46,19 @@ QUANTITY_TABLE: tuple[Quantity, ...] = (
     Quantity("jacobian", 1, ("m", "n"), (), True, "Jacobian", "J, (M, N)"),
     Quantity("hessian", 2, ("n", "n"), ("cotangent",), True, "Hessian",
              "the Hessian of <u, f>, (N, N)"),
+    Quantity("d3", 3, (), ("cotangent", "direction"), False, "third derivative",
+             "d³/dt³ <u, f(x + t w)> at t = 0, a scalar"),
+    Quantity("adjoint", 1, (), ("cotangent", "tangent"), False, "JVP-VJP dot-product test",
+             "|<u, J v> - <J^T u, v>| from the backend's own JVP and VJP, relative", True),
+    Quantity("symmetry", 2, (), ("cotangent", "direction", "tangent"), False,
+             "HVP symmetry test",
+             "|<v, H w> - <w, H v>| from the backend's own HVPs, relative", True),
 )  # fmt: skip
 QUANTITY: dict[str, Quantity] = {q.name: q for q in QUANTITY_TABLE}
 QUANTITIES: tuple[str, ...] = tuple(QUANTITY)
 ORDER: dict[str, int] = {q.name: q.order for q in QUANTITY_TABLE}
+#: The quantities a backend computes itself (the others are self-checks derived from them).
+COMPUTED: tuple[str, ...] = tuple(q.name for q in QUANTITY_TABLE if not q.self_check)
 #: Dense matrices are formed up to this many rows and columns; above it, matrix-free only.
 DENSE_LIMIT = 64
 

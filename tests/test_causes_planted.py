@@ -57,7 +57,7 @@ def test_the_touched_op_comes_first(tmp_path, bug):
     assert "href='#failures-planted'" in top and ops.iloc[0].cause in top
     assert "id='failures-planted'" in page  # the link lands on the backend's failures
     if bug == "second_order_only":
-        assert ops.iloc[0].cause == "tanh (second order only)"
+        assert ops.iloc[0].cause == "tanh (second order and up)"
     closest = mine[mine.kind == "mutant"].iloc[0]
     if bug == "sign":  # a bug of tanh, or an honest 'none': never a mutant of another op
         tanh_mutants = [m.name for m in MUTANTS if m.name.startswith("tanh")]

@@ -18,7 +18,7 @@ from harness import backends as backend_registry
 from harness.backends import Backend, origin, plugins
 from harness.cli import main
 from harness.library import select
-from harness.vocabulary import VOCABULARY
+from harness.vocabulary import ORDER, VOCABULARY
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "your-own-framework.md"
@@ -193,8 +193,8 @@ def test_check_backend_lists_what_is_lacking_and_exits_1(tmp_path, capsys):
     out = capsys.readouterr().out
     n = len(VOCABULARY)
     assert f"namespace: {n - 1}/{n} vocabulary functions; lacks sin" in out
-    assert "lacks jvp, hvp, jacobian, hessian on every case" in out
-    assert "cases (apart from jvp, hvp, jacobian, hessian): 1 of 2 run in full" in out
+    assert "lacks jvp, hvp, jacobian, hessian, d3 on every case" in out
+    assert "cases (apart from jvp, hvp, jacobian, hessian, d3): 1 of 2 run in full" in out
     assert "  two_paths: needs sin; error value: AttributeError: sin" in out
     assert "softmax_1d:" not in out  # it runs everything the backend provides
     assert out.rstrip().splitlines()[-1].startswith("incomplete:")
@@ -207,7 +207,7 @@ def test_autograd_passes_the_seed_cases_at_first_and_second_order(tmp_path):
     main([*argv, "--dtypes", "float64", "--out", str(tmp_path)])
     s = pd.read_csv(tmp_path / "summary.csv")
     mine = s[s["backend"] == "autograd"]
-    assert set(mine["order"]) == {0, 1, 2}
+    assert set(mine["order"]) == set(ORDER.values())
     assert (mine["verdict"] == "pass").all(), mine[mine["verdict"] != "pass"]["reason"].tolist()
 
 
@@ -241,7 +241,9 @@ def test_the_pytest_option_loads_a_backend_module(tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     assert "FAILED" in r.stdout and "two_paths[autograd-signflip-grad-float64]" in r.stdout
     assert "blame autograd-signflip" in r.stdout
-    assert "1 failed" in r.stdout
+    # its flipped VJP also fails the dot-product test against its own JVP, with no oracle
+    assert "two_paths[autograd-signflip-adjoint-float64]" in r.stdout
+    assert "2 failed" in r.stdout
 
 
 def test_the_pytest_option_rejects_unknown_backends_in_one_sentence(tmp_path):
@@ -290,7 +292,7 @@ def test_the_docs_example_works_when_copied_as_written(tmp_path):
         assert runs[-1].returncode in (0, 1), runs[-1].stdout + runs[-1].stderr
     check, _, under_pytest = (r.stdout for r in runs)
     assert check.startswith("backend dual (file examples/dual_backend.py)")
-    assert "lacks hvp, hessian on every case" in check and runs[0].returncode == 1
+    assert "lacks hvp, hessian, d3 on every case" in check and runs[0].returncode == 1
     s = pd.read_csv(tmp_path / "reports-dual" / "summary.csv")
     dual = s[s["backend"] == "dual"]
     assert (dual["verdict"] == "pass").any()

@@ -170,6 +170,19 @@ class Autograd(Backend):
         vjp_of_grad, _ = ag.make_hvp(self._s(f, p))(x0)
         return self._out("hvp", vjp_of_grad(np.asarray(p.direction, dtype=p.dtype)), p, (p.n,))
 
+    def d3(self, p: Problem) -> np.ndarray:
+        """d/dt <H(x + t w) w, w>: reverse over its reverse-over-reverse HVP, dotted with w."""
+        import autograd.numpy as anp
+
+        ag, f, x0 = self._bind(p)
+        w = np.asarray(p.direction, dtype=p.dtype)
+        s = self._s(f, p)
+
+        def whw(x: Any) -> Any:
+            return anp.dot(ag.make_hvp(s)(x)[0](w), w)
+
+        return self._out("d3", np.dot(ag.grad(whw)(x0), w), p, ())
+
     def jacobian(self, p: Problem) -> np.ndarray:
         ag, f, x0 = self._bind(p)
         return self._out("jacobian", ag.jacobian(f)(x0), p, (p.m, p.n))

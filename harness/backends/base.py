@@ -19,6 +19,8 @@ class Traits:
     oracle: bool = False
     reference_rank: int = 100
     exact_dtype: bool = True
+    #: gets the self-checks (adjoint, symmetry): judged against itself, blamed alone
+    self_checked: bool = True
 
 
 @dataclass
@@ -44,11 +46,13 @@ class Backend:
                 your arrays that implements ``harness.namespace.VOCABULARY`` (and the array
                 operators listed there)
     May leave out (raise ``Unsupported("why")``: the cell is ``skipped`` with that reason,
-    not an error): ``jvp``, ``hvp``, ``jacobian``, ``hessian``; a dtype the engine cannot
+    not an error): ``jvp``, ``hvp``, ``jacobian``, ``hessian``, ``d3``; a dtype the engine cannot
     compute in (never return another dtype: that is reported as a silent cast); namespace
     functions it lacks (raise Unsupported from the namespace's ``__getattr__``).
     The defaults derive ``jacobian`` from ``jvp`` and ``hessian`` from ``hvp`` column by column;
-    ``jvp`` and ``hvp`` raise Unsupported unless overridden. Any other exception (SystemExit
+    ``jvp``, ``hvp`` and ``d3`` raise Unsupported unless overridden. The self-checks
+    (``adjoint``, ``symmetry``) are derived by the runner from ``grad``, ``jvp`` and ``hvp``:
+    a backend never computes them. Any other exception (SystemExit
     and KeyboardInterrupt too), or a result that is no numeric array, is an ``error`` row; a
     fault in ``__init__``, ``available``, ``applies`` or ``prepare`` makes its cells errors.
     A plugin runs in a worker process of its own (harness.backends.supervised) unless
@@ -76,6 +80,11 @@ class Backend:
     #: Quantities this backend computes slowly (nested finite differences): runs that only
     #: need references (mutation testing) leave them to the other oracles.
     costly: ClassVar[tuple[str, ...]] = ()
+    #: Whether the self-checks (adjoint, symmetry) judge this backend against itself; None:
+    #: when it votes and is no oracle (an oracle's two sides are two noisy estimates, and a
+    #: formula under audit is judged on its formula). A function under audit that is real AD
+    #: (harness.check's subject) sets True.
+    self_checks: ClassVar[bool | None] = None
 
     #: How it computes each quantity, for the failure text ("HVP (reverse over reverse)").
     methods: ClassVar[dict[str, str]] = {"jacobian": "from JVPs", "hessian": "from HVPs"}
@@ -84,7 +93,8 @@ class Backend:
         return self.methods.get(quantity, "")
 
     def traits(self) -> Traits:
-        return Traits(self.votes, self.oracle, self.reference_rank, self.exact_dtype)
+        checked = self.votes and not self.oracle if self.self_checks is None else self.self_checks
+        return Traits(self.votes, self.oracle, self.reference_rank, self.exact_dtype, checked)
 
     def expectation(self, case: Any, quantity: str, dtype: str) -> Any:
         """A discrepancy this backend declares on a cell (an ``Expect`` from
@@ -114,6 +124,9 @@ class Backend:
     def hvp(self, p: Problem) -> np.ndarray | Estimate:
         raise Unsupported(f"{self.name} does not compute hvp")
 
+    def d3(self, p: Problem) -> np.ndarray | Estimate:
+        raise Unsupported(f"{self.name} does not compute d3")
+
     def jacobian(self, p: Problem) -> np.ndarray | Estimate:
         cols = [self.jvp(_with(p, tangent=e)) for e in np.eye(p.n, dtype=p.dtype)]
         return _stack(cols, lambda c: np.ravel(c), axis=1)
@@ -128,8 +141,9 @@ class Backend:
     def prepare(self, plan: Sequence[tuple[Problem, Sequence[str]]]) -> None:
         """Called once per case before its cells, with each problem (one per dtype) and the
         quantities its cells will ask for, so that a backend may compile them together (jax
-        does). The default does nothing; a fault here makes this backend's cells of the case
-        errors, with the reason."""
+        does). The self-checks are listed too: ``symmetry`` means one more ``hvp`` call on a
+        problem whose direction is this problem's tangent. The default does nothing; a fault
+        here makes this backend's cells of the case errors, with the reason."""
 
 
 def _with(p: Problem, **changes: Any) -> Problem:

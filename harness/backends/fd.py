@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import differentiate
@@ -28,8 +28,11 @@ class FiniteDifferences(Backend):
     name = "fd"
     oracle = True
     reference_rank = 1
-    costly = ("hvp", "hessian")  # differences of differences
-    methods = dict.fromkeys(("grad", "jvp", "hvp", "jacobian", "hessian"), "central differences")
+    costly = ("hvp", "hessian", "d3")  # differences of differences
+    methods: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(("grad", "jvp", "hvp", "jacobian", "hessian"), "central differences"),
+        "d3": "central differences of differences of differences along w",
+    }
 
     def _f(self, p: Problem) -> Callable[[np.ndarray], np.ndarray]:
         xp = NumpyNamespace(p.dtype)
@@ -119,3 +122,24 @@ class FiniteDifferences(Backend):
             raise Unsupported(f"fd hessian is limited to {HESSIAN_LIMIT} inputs (cost O(N^2))")
         r = differentiate.hessian(lift(self._s_many(p)), self._x0(p), initial_step=INITIAL_STEP)
         return Estimate(np.asarray(r.ddf)[0], np.asarray(r.error)[0])
+
+    def d3(self, p: Problem) -> Estimate:
+        """d³/dt³ s(x + t w) at 0: three nested adaptive derivatives of the line function
+        (each level elementwise over the points the level above asks for, so every level is
+        one batched call per step); the error estimate is the outermost level's."""
+        s, x0 = self._s_many(p), self._x0(p)[:, None]
+        w = p.direction.astype(p.dtype)[:, None]
+
+        def line(t: np.ndarray) -> np.ndarray:
+            t = np.asarray(t)
+            return s(x0 + t.reshape(1, -1) * w).reshape(t.shape)
+
+        def derivative_of(g: Callable[[np.ndarray], np.ndarray]) -> Callable:
+            return lambda t: np.asarray(
+                differentiate.derivative(g, t, initial_step=INITIAL_STEP).df
+            )
+
+        r = differentiate.derivative(
+            derivative_of(derivative_of(line)), np.zeros((), p.dtype), initial_step=INITIAL_STEP
+        )
+        return Estimate(np.asarray(r.df), np.asarray(r.error))

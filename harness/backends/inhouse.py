@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness import engine
-from harness.backends.base import Backend, Problem
+from harness.backends.base import Backend, Problem, Unsupported
 from harness.registry import NAIVE_REASON, Expect, expect
-from harness.vocabulary import ORDER
+from harness.vocabulary import ORDER, QUANTITY
 
 
 def bind(p: Problem) -> tuple[Callable[..., Any], list[np.ndarray]]:
@@ -50,7 +50,7 @@ class InHouse(Backend):
     name = "inhouse"
     reference_rank = 4
     methods: ClassVar[dict[str, str]] = {"grad": "reverse mode", "jvp": "forward mode",
-               "hvp": "reverse over reverse",
+               "hvp": "reverse over reverse", "d3": "reverse over reverse over reverse",
                "jacobian": "reverse mode", "hessian": "reverse over reverse"}  # fmt: skip
 
     def value(self, p: Problem) -> np.ndarray:
@@ -76,6 +76,10 @@ class InHouse(Backend):
         fn, xs = bind(p)
         return _out(engine.hessian(fn, xs, _cotangent(p)), p)
 
+    def d3(self, p: Problem) -> np.ndarray:
+        fn, xs = bind(p)
+        return _out(engine.d3(fn, xs, _parts(p, p.direction), _cotangent(p)), p)
+
     def jacobian(self, p: Problem) -> np.ndarray:
         fn, xs = bind(p)
         return _out(engine.jacobian(fn, xs), p)
@@ -91,8 +95,8 @@ class InHouseNaive(InHouse):
 
     def expectation(self, case: Any, quantity: str, dtype: str) -> Expect | None:
         """Second order is expected wrong, except on cases where the naive rule drops only
-        terms that vanish (``naive_exact``)."""
-        if ORDER[quantity] == 2 and not case.naive_exact:
+        terms that vanish (``naive_exact``); its HVP, diag(d2) w, is still symmetric."""
+        if ORDER[quantity] == 2 and not QUANTITY[quantity].self_check and not case.naive_exact:
             return expect(self.name, quantity, NAIVE_REASON)
         return None
 
@@ -104,3 +108,8 @@ class InHouseNaive(InHouse):
     def hessian(self, p: Problem) -> np.ndarray:
         fn, xs = bind(p)
         return _out(engine.naive_hessian(fn, xs, _cotangent(p)), p)
+
+    def d3(self, p: Problem) -> np.ndarray:
+        raise Unsupported(
+            "the naive rule (seed problem 1b) is a second-order rule: it has no third order"
+        )

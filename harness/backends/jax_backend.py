@@ -14,7 +14,7 @@ import numpy as np
 from harness.backends import jax_programs
 from harness.backends.base import Backend, Problem
 from harness.namespace import pair, pool_args
-from harness.vocabulary import provide
+from harness.vocabulary import QUANTITY, provide
 
 
 class JaxNamespace:
@@ -86,7 +86,14 @@ class JaxNamespace:
 
 
 #: Quantities probed along the direction w (the others along the tangent v).
-_SECOND = ("hvp", "hessian")
+_SECOND = ("hvp", "hessian", "d3")
+#: The bundle's extra result for the symmetry self-check: the HVP along the tangent v, which
+#: the runner asks for as an hvp cell whose direction is the problem's tangent.
+_SWAPPED = "hvp@tangent"
+#: Traces that give several quantities at once (the first that fits is taken): a JVP's primal
+#: output is the value; forward over reverse gives the gradient as its primal output; and a
+#: JVP over that HVP gives the HVP as its primal output and the third derivative's vector.
+_PAIRED = (("value", "jvp"), ("grad", "hvp", "d3"), ("grad", "hvp"), ("hvp", "d3"))
 #: Small programs are compiled with LLVM's optimisation off, XLA's older loop emitters and one
 #: codegen partition: about six times less compile CPU (7.5 s -> 1.3 s for 14 case programs),
 #: which is most of a small case's cost; values stay within 15 eps (of the largest element) of
@@ -101,12 +108,16 @@ FAST_COMPILE_LIMIT = 4096  # input elements
 
 
 def _traces(quantities: Sequence[str]) -> list[str]:
-    """The functions to trace for `quantities`, pairing value with jvp and grad with hvp."""
-    out = list(quantities)
-    for a, b in (("value", "jvp"), ("grad", "hvp")):
-        if a in out and b in out:
-            out[out.index(a)] = f"{a}+{b}"
-            out.remove(b)
+    """The functions to trace for `quantities`, grouped as _PAIRED allows; the self-checks
+    are no trace of their own, but symmetry adds the HVP along the tangent (_SWAPPED)."""
+    out = [q for q in quantities if not QUANTITY[q].self_check]
+    for group in _PAIRED:
+        if all(q in out for q in group):
+            out[out.index(group[0])] = "+".join(group)
+            for q in group[1:]:
+                out.remove(q)
+    if "symmetry" in quantities and "hvp" in quantities:
+        out.append(_SWAPPED)
     return out
 
 
@@ -118,7 +129,7 @@ class Jax(Backend):
     reference_rank = 2
     methods: ClassVar[dict[str, str]] = {
         "grad": "jax.vjp", "jvp": "jax.jvp", "hvp": "forward over reverse",
-        "jacobian": "jacrev", "hessian": "jax.hessian",
+        "jacobian": "jacrev", "hessian": "jax.hessian", "d3": "forward over forward over reverse",
     }  # fmt: skip
     install = "pip install 'harness[jax]'"
     #: the JAX platform this backend computes on (its GPU twin: "cuda")
@@ -205,17 +216,31 @@ class Jax(Backend):
         def s(x, c, u):
             return jnp.sum(f(x, c) * u)
 
+        def hvp(x, c, u, w):  # (the gradient, H w): forward over reverse
+            return jax.jvp(lambda y: jax.grad(s)(y, c, u), (x,), (w,))
+
+        def third(x, c, u, w):  # ((grad, H w), (H w, D³s[w, w, .])): forward over that
+            return jax.jvp(lambda y: hvp(y, c, u, w), (x,), (w,))
+
+        def grad_hvp_d3(x, c, u, w):
+            (g, hw), (_, dhw) = third(x, c, u, w)
+            return g, hw, jnp.vdot(dhw, w)
+
         impl = {
             "value": lambda x, c, u, v: f(x, c),
             "grad": lambda x, c, u, v: jax.grad(s)(x, c, u),
             "jvp": lambda x, c, u, v: jax.jvp(lambda y: f(y, c), (x,), (v,))[1],
-            "hvp": lambda x, c, u, v: jax.jvp(lambda y: jax.grad(s)(y, c, u), (x,), (v,))[1],
+            "hvp": lambda x, c, u, v: hvp(x, c, u, v)[1],
+            _SWAPPED: lambda x, c, u, v: hvp(x, c, u, v)[1],
+            "d3": lambda x, c, u, v: grad_hvp_d3(x, c, u, v)[2],
             "jacobian": lambda x, c, u, v: jax.jacrev(f)(x, c).reshape(-1, x.shape[0]),
             "hessian": lambda x, c, u, v: jax.hessian(s)(x, c, u),
             # pairs that one trace gives together: a JVP's primal output is the value, and the
             # primal output of forward-over-reverse is the gradient
             "value+jvp": lambda x, c, u, v: jax.jvp(lambda y: f(y, c), (x,), (v,)),
-            "grad+hvp": lambda x, c, u, v: jax.jvp(lambda y: jax.grad(s)(y, c, u), (x,), (v,)),
+            "grad+hvp": hvp,
+            "grad+hvp+d3": grad_hvp_d3,
+            "hvp+d3": lambda x, c, u, v: grad_hvp_d3(x, c, u, v)[1:],
         }[quantity]
         return impl
 
@@ -249,8 +274,11 @@ class Jax(Backend):
 
     def _bundled(self, quantity: str, p: Problem) -> np.ndarray | None:
         entry = self._plan.get(id(p))
-        if entry is None or entry[0] is not p or quantity not in entry[1]:
+        if entry is None or entry[0] is not p:
+            entry, quantity = self._swapped(quantity, p), _SWAPPED
+        if entry is None or quantity not in _traces(entry[1]) + list(entry[1]):
             return None
+        p = entry[0]
         if id(p) not in self._results:
             try:
                 self._results[id(p)] = self._run_bundle(p, entry[1])
@@ -259,12 +287,23 @@ class Jax(Backend):
         got = self._results[id(p)]
         return None if got is None else got.pop(quantity, None)
 
+    def _swapped(self, quantity: str, p: Problem) -> tuple[Problem, tuple[str, ...]] | None:
+        """The planned problem whose symmetry check asks for this hvp: the same inputs, with
+        its tangent as the direction (the bundle computed it already)."""
+        if quantity != "hvp":
+            return None
+        for planned, qs in self._plan.values():
+            if planned.args is p.args and planned.tangent is p.direction and "symmetry" in qs:
+                return planned, qs
+        return None
+
     def _run_bundle(self, p: Problem, quantities: tuple[str, ...]) -> dict[str, np.ndarray]:
         x, c, u, v = self._args(p, p.tangent)
         w = self._import().numpy.asarray(p.direction, dtype=p.dtype)
         key = ("bundle", quantities, p.fn, p.dtype, tuple(sorted(p.shapes.items())), p.wrt)
         if key not in self._compiled:
-            out = self._import().tree_util.tree_structure(dict.fromkeys(quantities, 0))
+            names = [q for k in _traces(quantities) for q in k.split("+")]
+            out = self._import().tree_util.tree_structure(dict.fromkeys(names, 0))
             build = functools.partial(self._bundle, quantities, p)
             self._compiled[key] = self._compile(build, (x, c, u, v, w), key[:2], p, out)
         return {q: np.asarray(a) for q, a in self._compiled[key](x, c, u, v, w).items()}
@@ -299,6 +338,9 @@ class Jax(Backend):
 
     def hessian(self, p: Problem) -> np.ndarray:
         return self.compute("hessian", p)
+
+    def d3(self, p: Problem) -> np.ndarray:
+        return self.compute("d3", p)
 
 
 class JaxCuda(Jax):

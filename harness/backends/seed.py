@@ -18,6 +18,7 @@ import numpy as np
 from harness.backends.base import Backend, Problem, Unsupported
 from harness.backends.mp import composition_terms
 from harness.namespace import NumpyNamespace
+from harness.vocabulary import QUANTITY
 
 
 class _Composite(Backend):
@@ -27,8 +28,8 @@ class _Composite(Backend):
     first: ClassVar[bool] = False  # a first-order formula (else second order)
 
     def applies(self, case: Any, quantity: str, dtype: str) -> bool:
-        order2 = quantity in ("hvp", "hessian")
-        ok_q = quantity != "value" and order2 != self.first
+        q = QUANTITY[quantity]
+        ok_q = q.order == (1 if self.first else 2) and not q.self_check
         return case.composition is not None and case.is_scalar and dtype == "float64" and ok_q
 
     def formula(self, t: dict[str, Any]) -> Any:

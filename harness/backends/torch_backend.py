@@ -143,6 +143,7 @@ class Torch(Backend):
     methods: ClassVar[dict[str, str]] = {
         "grad": "torch.autograd", "jvp": "torch.func.jvp", "hvp": "reverse over reverse",
         "jacobian": "jacrev", "hessian": "torch.func.hessian",
+        "d3": "forward over forward over reverse",
     }  # fmt: skip
     install = "pip install 'harness[torch]'"
 
@@ -220,6 +221,17 @@ class Torch(Backend):
         g = self._backward(torch, out, x, u, create_graph=True)
         w = torch.as_tensor(p.direction, dtype=x0.dtype)
         return self._np(self._backward(torch, g, x, w))
+
+    def d3(self, p: Problem) -> np.ndarray:
+        """d/dt <H(x + t w) w, w>: torch.func.jvp over the forward-over-reverse HVP."""
+        torch, _, f, x0 = self._setup(p)
+        grad = torch.func.grad(self._s(torch, f, p, x0.dtype))
+        w = torch.as_tensor(p.direction, dtype=x0.dtype)
+
+        def whw(x: Any) -> Any:
+            return torch.dot(torch.func.jvp(grad, (x,), (w,))[1], w)
+
+        return self._np(torch.func.jvp(whw, (x0,), (w,))[1])
 
     def jacobian(self, p: Problem) -> np.ndarray:
         torch, _, f, x0 = self._setup(p)

@@ -22,6 +22,8 @@ class _Function(Backend):
     """A bound user function computing the harness's quantities with its own framework."""
 
     exact_dtype: ClassVar[bool] = True
+    #: under audit (it never votes), but real AD: its JVP, VJP and HVP are held to each other
+    self_checks: ClassVar[bool | None] = True
 
     def __init__(self, bound: Bound, name: str, dtypes: tuple[str, ...], votes: bool) -> None:
         self.bound, self.dtypes = bound, dtypes

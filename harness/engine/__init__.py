@@ -6,6 +6,7 @@ from harness.engine.naive import naive_backward, naive_diagonal, naive_hessian, 
 from harness.engine.primitives import sum_to
 from harness.engine.reverse import backward, jacobian, vjp
 from harness.engine.second import gradient_graph, hessian, hvp
+from harness.engine.third import d3
 from harness.engine.xp import Namespace
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Primitive",
     "backward",
     "constant",
+    "d3",
     "evaluate",
     "gradient_graph",
     "hessian",

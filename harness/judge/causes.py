@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from harness.vocabulary import ORDER, REFERENCE_DTYPE, UNEXPECTED
+from harness.vocabulary import ORDER, QUANTITY, REFERENCE_DTYPE, UNEXPECTED
 
 CAUSE_COLUMNS = ["backend", "rank", "kind", "cause", "score", "evidence"]
 #: An op whose separation (share of failing cells using it minus share of passing ones) is
@@ -153,15 +153,34 @@ def _best_split(
     return score, Cause("op", f"{op}{where}", round(score, 3), evidence), hit
 
 
+_ORDER_WORDS = {
+    0: ("values", "value"),
+    1: ("first order", "first-order"),
+    2: ("second order", "second-order"),
+    3: ("third order", "third-order"),
+}
+
+
+def _from_order(d: pd.DataFrame, order: int) -> np.ndarray:
+    checks = d["quantity"].map(lambda q: QUANTITY[q].self_check).to_numpy(dtype=bool)
+    return d["quantity"].map(ORDER).ge(order).to_numpy() & ~checks
+
+
 def _qualifiers(failing: pd.DataFrame, passing: pd.DataFrame) -> list:
-    """(label, the cells it keeps in words, its kind, keep) for no qualifier, each order and
-    each dtype among the failing cells."""
+    """(label, the cells it keeps in words, its kind, keep) for no qualifier, each order, each
+    order and up, and each dtype among the failing cells."""
     out = [("", "", "", lambda d: np.ones(len(d), dtype=bool))]
-    for order in sorted({ORDER[q] for q in failing["quantity"]}):
-        label, noun = {0: ("values only", "value"), 1: ("first order only", "first-order"),
-                       2: ("second order only", "second-order")}[order]  # fmt: skip
-        out.append((label, noun, "order",
+    orders = sorted({ORDER[q] for q in failing["quantity"]})
+    for order in orders:
+        word, noun = _ORDER_WORDS[order]
+        out.append((f"{word} only", noun, "order",
                     lambda d, o=order: d["quantity"].map(ORDER).eq(o).to_numpy()))  # fmt: skip
+    # A rule wrong from some order on is wrong at every order above it (d3 nests the HVP):
+    # "and up" spans them, leaving out the self-checks, whose order is no derivative's.
+    for order in (o for o in orders[:-1] if o > 0):
+        word, noun = _ORDER_WORDS[order]
+        out.append((f"{word} and up", f"{noun}-and-up", "order",
+                    lambda d, o=order: _from_order(d, o)))  # fmt: skip
     for dtype in sorted(set(failing["dtype"])):
         out.append((f"{dtype} only", dtype, "dtype",
                     lambda d, t=dtype: d["dtype"].eq(t).to_numpy()))  # fmt: skip

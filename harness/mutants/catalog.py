@@ -25,7 +25,7 @@ def _m(name: str, module: str, old: str, new: str, what: str) -> Mutant:
     return Mutant(name, module, old, new, what)
 
 
-P, R, F, S, I = "primitives", "reverse", "forward", "second", "__init__"  # noqa: E741
+P, R, F, S, T, I = "primitives", "reverse", "forward", "second", "third", "__init__"  # noqa: E741
 RED, SM, EIN, CONV = "reductions", "softmax", "einsum", "conv"
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -205,4 +205,19 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("hvp_stale_leaf_grads", S,
        "    _clear(xs)  # leaves the gradient graph does not reach get no second-pass gradient\n",
        "", "the HVP keeps first-pass gradients on leaves the gradient does not depend on"),
+    # -- caught by the self-checks and the third order (issue 16)
+    _m("divide_jvp_sign_b", P, "lambda t, y, a, b: -t * y / b),",
+       "lambda t, y, a, b: t * y / b),",
+       "a / b's JVP rule for b with the quotient rule's minus lost (its VJP is right)"),
+    _m("multiply_vjp_detached_factor", P,
+       "vjp=(lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),",
+       "vjp=(lambda g, y, a, b: g * val(b), lambda g, y, a, b: g * a),",
+       "a * b's VJP for a reads b's value, not its node: d²/db da is lost, the Hessian asymmetric"),
+    _m("d3_hvp_pass_detached", T, "backward(total(g * w), create_graph=True)",
+       "backward(total(g * w))",
+       "third order's HVP pass records no graph: third derivatives come out zero"),
+    _m("d3_stale_leaf_grads", T,
+       "    hw = _leaf_nodes(xs)\n    for x in xs:\n        x.grad = None\n",
+       "    hw = _leaf_nodes(xs)\n",
+       "third order keeps the HVP pass's gradients on leaves <H w, w> does not depend on"),
 )  # fmt: skip
