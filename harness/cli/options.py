@@ -88,7 +88,7 @@ def dtype_names(given: list[str] | None) -> list[str]:
         return list(DEFAULT_DTYPES)
     if "all" in given:
         return list(DTYPES)
-    return choose("dtype", given, DTYPES)
+    return choose("dtype", given, (*DTYPES, "all"))
 
 
 def load_backend_modules(args: argparse.Namespace) -> list[str]:
