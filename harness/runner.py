@@ -169,18 +169,20 @@ class Runner:
     # -- the low-precision sensitivity term -------------------------------------------------
     def _sensitivity_backends(self, case: Case, qs: Sequence[str]) -> dict[str, list[str]]:
         """By quantity, the backends whose float64 result may measure the case's sensitivity
-        to rounding, best first: exact voters that are not oracles (fd's own noise, mp's
-        digits are no help at one unit roundoff), computing it cheaply, declaring nothing on
-        the cell; the most trusted first (reference rank)."""
+        to rounding, best first: exact voters computing it cheaply and declaring nothing on the
+        cell, the most trusted first (reference rank); then the exact oracles (fd, under
+        harness.check), whose own noise is far below one unit roundoff's effect but which cost
+        more."""
         out = {}
         for q in qs:
             fit = [name for name, be in self.backends.items()
                    if name not in self.missing and name not in self.broken
                    and (case.name, name) not in self._faulty
-                   and (t := self.traits[name]).votes and not t.oracle and t.exact_dtype
+                   and (t := self.traits[name]).votes and t.exact_dtype
                    and q not in be.costly and guarded(be.applies, case, q, REFERENCE_DTYPE)[0]
                    and self._declared(case, name, q, REFERENCE_DTYPE) is None]  # fmt: skip
-            out[q] = sorted(fit, key=lambda n: (self.traits[n].reference_rank, n))
+            rank = {n: (self.traits[n].oracle, self.traits[n].reference_rank, n) for n in fit}
+            out[q] = sorted(fit, key=rank.__getitem__)
         return out
 
     def _reference_voters(self, sens: Sensitivity, q: str) -> set[str]:

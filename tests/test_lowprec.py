@@ -202,7 +202,7 @@ def test_an_unrepresentable_declaration_needs_a_known_dtype_and_a_reason():
 
 def test_a_dtype_torch_has_no_kernel_for_is_skipped_not_an_error(monkeypatch):
     def missing(self, p):
-        raise RuntimeError('"softmax_lastdim_kernel_impl" not implemented for \'Half\'')
+        raise RuntimeError("\"softmax_lastdim_kernel_impl\" not implemented for 'Half'")
 
     monkeypatch.setattr(Torch, "grad", missing)
     p = make_problem(load_cases()["softmax_1d"], 0, "float16", grid=("float16",))

@@ -181,10 +181,7 @@ class Torch(Backend):
         return torch, xp, f, x0
 
     def _np(self, t: Any) -> np.ndarray:
-        """The tensor as numpy in its own dtype (a bfloat16 tensor through float32, exactly)."""
-        t = t.detach().cpu()
-        name = str(t.dtype).removeprefix("torch.")
-        return t.float().numpy().astype(name) if name in _VIA_FLOAT32 else t.numpy()
+        return as_numpy(t)
 
     def _s(self, torch: Any, f: Any, p: Problem, dt: Any) -> Any:
         u = tensor(torch, p.cotangent, dt)
@@ -241,6 +238,13 @@ def tensor(torch: Any, a: Any, dtype: Any) -> Any:
     if arr.dtype.name in _VIA_FLOAT32:
         arr = arr.astype(np.float32)
     return torch.as_tensor(arr, dtype=dtype)
+
+
+def as_numpy(t: Any) -> np.ndarray:
+    """A tensor as numpy in its own dtype (a bfloat16 tensor through float32, exactly)."""
+    t = t.detach().cpu()
+    name = str(t.dtype).removeprefix("torch.")
+    return t.float().numpy().astype(name) if name in _VIA_FLOAT32 else t.numpy()
 
 
 _THREADS_SET = False
