@@ -22,7 +22,7 @@ from harness.execute import dense_refusal, run_cell
 from harness.namespace import VOCABULARY, NumpyNamespace
 from harness.problem import make_problem
 from harness.registry import Case
-from harness.vocabulary import COMPUTED, DENSE_LIMIT, DTYPES, QUANTITIES
+from harness.vocabulary import COMPUTED, DEFAULT_DTYPES, DENSE_LIMIT, DTYPES, QUANTITIES
 
 
 @dataclass
@@ -92,7 +92,7 @@ def _lacks(xp: Any) -> list[str]:
 def check(
     be: Backend,
     cases: Sequence[Case],
-    dtypes: Sequence[str] = DTYPES,
+    dtypes: Sequence[str] = DEFAULT_DTYPES,
     quantities: Sequence[str] = QUANTITIES,
     seed: int = 0,
     progress: Callable[[Case], None] | None = None,
@@ -118,7 +118,7 @@ def _check(
     for case in cases:
         cc = CaseCheck(case.name, _needs(case, seed))
         for d in (d for d in DTYPES if d in dtypes and d in case.dtypes):
-            p = make_problem(case, seed, d)
+            p = make_problem(case, seed, d, grid=case.grid(dtypes))
             p = dataclasses.replace(p, fn=_spy(case.fn, seen))
             for q in (q for q in COMPUTED if q in quantities and q in case.quantities):
                 if not be.applies(case, q, d):

@@ -127,7 +127,13 @@ def windows(
 def conv2d(x: np.ndarray, w: np.ndarray, stride: Any = 1, padding: Any = 0) -> np.ndarray:
     """y[n, o, u, v] = sum over c, k, l of w[o, c, k, l] · padded x[n, c, sh·u + k, sw·v + l]."""
     cols = windows(x, pair(w.shape[2:]), pair(stride), pair(padding))
-    return np.einsum("nckluv,ockl->nouv", cols, w, optimize=True)
+    return np.einsum("nckluv,ockl->nouv", *widened(cols, w), optimize=True)
+
+
+def widened(*xs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """bfloat16 operands as float32 for numpy functions that reject them (einsum): every
+    bfloat16 value is a float32 one; the caller rounds the result back to bfloat16."""
+    return tuple(x.astype(np.float32) if x.dtype.name == "bfloat16" else x for x in xs)
 
 
 def max_pool2d(x: np.ndarray, kernel_size: Any, stride: Any = None, padding: Any = 0) -> np.ndarray:

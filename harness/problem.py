@@ -1,7 +1,8 @@
 """A case bound to its seeded inputs and probes in one dtype: what every backend is handed.
 
-Inputs and probes are drawn exactly representable in the lowest dtype of the run (float32), so
-every dtype's cells see the very same point and float64 oracles can judge lower-precision rows.
+Inputs and probes are drawn exactly representable in float32, and, in a run with low-precision
+dtypes (float16, bfloat16), rounded onto the grid of each of them too (vocabulary.exact_in): every
+dtype's cells see the very same point and float64 oracles can judge lower-precision rows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from harness.errors import CaseFault
 from harness.namespace import NumpyNamespace
 from harness.registry import Case
-from harness.vocabulary import QUANTITY, expected_shape
+from harness.vocabulary import DTYPE, QUANTITY, exact_in, expected_shape
 
 
 @dataclass
@@ -125,9 +126,12 @@ class Problem:
         return f"out[{','.join(str(int(k)) for k in np.unravel_index(i, self.out_shape))}]"
 
 
-def probe(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """A standard-normal probe, exactly representable in float32."""
-    return rng.standard_normal(shape).astype(np.float32).astype(np.float64)
+def probe(
+    rng: np.random.Generator, shape: tuple[int, ...], grid: tuple[str, ...] = ()
+) -> np.ndarray:
+    """A standard-normal probe, exactly representable in float32 and in each dtype of `grid`."""
+    x = rng.standard_normal(shape).astype(np.float32).astype(np.float64)
+    return exact_in(x, grid) if grid else x
 
 
 def case_value(case: Case, raw: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -153,18 +157,24 @@ def make_problem(
     dtype: str,
     cotangent: str = "random",
     inputs: Mapping[str, np.ndarray] | None = None,
+    grid: tuple[str, ...] = (),
 ) -> Problem:
     """Bind `case` to its seeded inputs and probes in `dtype` (the value oracle fixes shapes).
-    Explicit `inputs` (float64, exact in float32) replace the seeded draw: generated inputs."""
+    Explicit `inputs` (float64, exact in float32) replace the seeded draw: generated inputs.
+    `grid`: the low-precision dtypes of the run (Case.grid); inputs and probes are rounded to be
+    exact in each of them, so that every dtype of the run shares one point."""
     raw = case.draw(seed) if inputs is None else {n: np.asarray(inputs[n]) for n in case.inputs}
-    dt = np.dtype(dtype)
+    if grid:
+        raw = {n: (exact_in(a, grid) if case.inputs[n].kind == "float" else a)
+               for n, a in raw.items()}  # fmt: skip
+    dt = DTYPE[dtype].numpy if dtype in DTYPE else np.dtype(dtype)
     args = {n: (a.astype(dt) if case.inputs[n].kind == "float" else a) for n, a in raw.items()}
     out = case_value(case, raw)
     rng = np.random.default_rng([seed, zlib.crc32(case.name.encode()), 1])
     n = case.n_wrt
     ones = cotangent == "ones" or out.ndim == 0
-    cot = np.ones(out.shape) if ones else probe(rng, out.shape)
-    tangent, direction = probe(rng, (n,)), probe(rng, (n,))
+    cot = np.ones(out.shape) if ones else probe(rng, out.shape, grid)
+    tangent, direction = probe(rng, (n,), grid), probe(rng, (n,), grid)
     return Problem(
         fn=case.fn,
         args=args,

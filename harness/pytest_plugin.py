@@ -26,7 +26,7 @@ from harness.library import load_case_module, select
 from harness.registry import Case
 from harness.results import tidy
 from harness.runner import Runner
-from harness.vocabulary import DTYPES, QUANTITIES, QUANTITY, cell_id
+from harness.vocabulary import DEFAULT_DTYPES, DTYPES, QUANTITIES, QUANTITY, cell_id
 
 REGISTRY_INI = "harness_registry"
 MARKERS = (
@@ -42,7 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("harness", "autodiff validation registry")
     g.addoption("--harness-cases", default="*", help="comma-separated globs over case names")
     g.addoption("--harness-backends", default=",".join(backend_registry.DEFAULT))
-    g.addoption("--harness-dtypes", default=",".join(DTYPES))
+    g.addoption("--harness-dtypes", default=",".join(DEFAULT_DTYPES),
+                help=f"comma-separated dtypes, or all ({','.join(DTYPES)})")  # fmt: skip
     g.addoption("--harness-seed", type=int, default=0)
     g.addoption(
         "--harness-random",
@@ -71,6 +72,12 @@ def _opt(config: pytest.Config, name: str) -> list[str]:
     return [v for v in str(config.getoption(name)).split(",") if v]
 
 
+def _dtypes(config: pytest.Config) -> list[str]:
+    """--harness-dtypes, ``all`` meaning every dtype of the table."""
+    given = _opt(config, "--harness-dtypes")
+    return list(DTYPES) if "all" in given else given or list(DEFAULT_DTYPES)
+
+
 class _Results:
     """Per-process cache: case name -> {cell id: summary row}."""
 
@@ -82,7 +89,7 @@ class _Results:
     def rows(self, case: Case) -> dict[str, dict[str, Any]]:
         if case.name not in self.by_case:
             self.get_runner()
-            rows, _ = self.runner.run_case(case, _opt(self.config, "--harness-dtypes"), QUANTITIES)
+            rows, _ = self.runner.run_case(case, _dtypes(self.config), QUANTITIES)
             df = tidy(rows, self.runner.backends)
             self.by_case[case.name] = {
                 cell_id(r["case"], r["backend"], r["quantity"], r["dtype"]): r
@@ -113,7 +120,7 @@ class DrawItem(pytest.Item):
         cfg = self.config
         runner = cfg.stash[_RESULTS].get_runner()
         n, seed = cfg.getoption("--harness-random"), cfg.getoption("--harness-seed")
-        dtypes = _opt(cfg, "--harness-dtypes")
+        dtypes = _dtypes(cfg)
         ex = generate.explore(runner, self.case, n, dtypes, QUANTITIES, seed)
         if ex.draw is None:
             return
@@ -189,7 +196,7 @@ class RegistryModule(pytest.Module):
         items = list(super().collect())
         cfg = self.config
         backends = _opt(cfg, "--harness-backends")
-        dtypes = _opt(cfg, "--harness-dtypes")
+        dtypes = _dtypes(cfg)
         instances = _instances(backends)
         for case in select(_opt(cfg, "--harness-cases")):
             for d in [d for d in DTYPES if d in dtypes and d in case.dtypes]:
@@ -278,7 +285,7 @@ def _backend_modules(config: pytest.Config) -> None:
 def _check_selection(config: pytest.Config) -> None:
     """--harness-cases matching nothing and an unknown --harness-dtypes are usage errors: a
     registry run that tests nothing must not pass."""
-    unknown = [d for d in _opt(config, "--harness-dtypes") if d not in DTYPES]
+    unknown = [d for d in _dtypes(config) if d not in DTYPES]
     if unknown:
         raise pytest.UsageError(
             f"unknown --harness-dtypes {', '.join(map(repr, unknown))}; valid: {', '.join(DTYPES)}"

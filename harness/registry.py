@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import RegistryError
-from harness.vocabulary import DENSE_LIMIT, DTYPES, ORDER, QUANTITIES
+from harness.vocabulary import DENSE_LIMIT, DTYPES, LOW_PRECISION, ORDER, QUANTITIES
 
 __all__ = [
     "DENSE_LIMIT", "DTYPES", "ORDER", "QUANTITIES", "Case", "Composition", "Expect", "Input",
@@ -123,6 +123,8 @@ class Case:
     composition: Composition | None = None
     naive_exact: bool = False  # the naive rule drops only terms that vanish here
     softmax_axis: int | None = None  # a plain softmax along this axis (audited by seed-2-9)
+    #: dtype -> why the case's math cannot be carried out in it (its cells are skipped)
+    unrepresentable: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"case {self.name!r}"
@@ -136,6 +138,13 @@ class Case:
         for d in self.dtypes:
             if d not in DTYPES:
                 raise RegistryError(f"{where}: unknown dtype {d!r}; choose from {DTYPES}")
+        for d, why in self.unrepresentable.items():
+            if d not in DTYPES:
+                raise RegistryError(f"{where}: unrepresentable names unknown dtype {d!r}; "
+                                    f"choose from {DTYPES}")  # fmt: skip
+            if not (isinstance(why, str) and why.strip()):
+                raise RegistryError(f"{where}: unrepresentable[{d!r}] needs a reason, e.g. "
+                                    "'exp(x) reaches 1.6e5 > 65504'")  # fmt: skip
         if self.tol and not self.tol.get("reason"):
             raise RegistryError(f"{where}: a tolerance override needs a reason=")
         for k, v in self.tol.items():
@@ -178,6 +187,12 @@ class Case:
         rng = np.random.default_rng([seed, zlib.crc32(self.name.encode())])
         return {n: spec.draw(rng) for n, spec in self.inputs.items()}
 
+    def grid(self, dtypes: Iterable[str]) -> tuple[str, ...]:
+        """The low-precision dtypes among `dtypes` that this case runs in: its inputs and
+        probes are drawn exactly representable in each of them."""
+        return tuple(d for d in LOW_PRECISION if d in dtypes and d in self.dtypes
+                     and d not in self.unrepresentable)  # fmt: skip
+
     def expectation(self, backend: str, quantity: str, dtype: str) -> Expect | None:
         """The case's own declaration covering this cell, or None (a backend may declare more
         of its own: Backend.expectation)."""
@@ -202,9 +217,13 @@ def case(
     composition: Composition | None = None,
     naive_exact: bool = False,
     softmax_axis: int | None = None,
+    unrepresentable: Mapping[str, str] | None = None,
     name: str | None = None,
 ) -> Callable[[Callable], Callable]:
-    """Register `fn(xp, *inputs)` as a case. A single Input means one argument named `x`."""
+    """Register `fn(xp, *inputs)` as a case. A single Input means one argument named `x`.
+    `unrepresentable` maps a dtype to why the case's math cannot be carried out in it
+    (``{"float16": "exp(x) reaches 1.6e5 > 65504"}``): its cells there are skipped with that
+    reason. Declare real overflow or underflow only, never a wrong result."""
 
     def register(fn: Callable) -> Callable:
         cname = name or fn.__name__
@@ -239,6 +258,7 @@ def case(
                 composition=composition,
                 naive_exact=naive_exact,
                 softmax_axis=softmax_axis,
+                unrepresentable=dict(unrepresentable or {}),
             )
         except RegistryError as e:
             raise RegistryError(f"{e} ({where})") from None

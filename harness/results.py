@@ -21,7 +21,7 @@ SUMMARY_COLUMNS: list[str] = [
     "max_abs_err", "max_rel_err", "tol_abs", "tol_rel", "verdict", "blame", "reason",
     # additions after the contract columns
     "reference_dtype", "shape", "worst_index", "value_at_worst", "reference_at_worst",
-    "noise_floor", "agrees_with", "taylor_slope", "input_at_worst",
+    "noise_floor", "agrees_with", "taylor_slope", "input_at_worst", "tol_dtype",
 ]  # fmt: skip
 ELEMENT_COLUMNS: list[str] = [
     "case", "quantity", "dtype", "backend", "index", "value", "reference_value",
@@ -33,7 +33,7 @@ ELEMENT_COLUMNS: list[str] = [
 NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "summary.csv": (
         "order", "max_abs_err", "max_rel_err", "tol_abs", "tol_rel", "value_at_worst",
-        "reference_at_worst", "noise_floor", "taylor_slope", "input_at_worst",
+        "reference_at_worst", "noise_floor", "taylor_slope", "input_at_worst", "tol_dtype",
     ),
     "elements.csv": ("value", "reference_value", "abs_err", "rel_err", "input_value"),
 }  # fmt: skip

@@ -9,6 +9,7 @@ a backend: everything it weighs is computed here first.
 from __future__ import annotations
 
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -37,8 +38,8 @@ from harness.memo import OracleMemo
 from harness.problem import make_problem, probe
 from harness.registry import Case, Expect
 from harness.results import ArrayKey, RunResult, make_row, tidy, tidy_elements
-from harness.tolerances import Tol
-from harness.vocabulary import DTYPES, QUANTITIES, QUANTITY, REFERENCE_DTYPE
+from harness.tolerances import Tol, perturbed, sensitivity
+from harness.vocabulary import DTYPES, LOW_PRECISION, QUANTITIES, QUANTITY, REFERENCE_DTYPE
 
 
 class Runner:
@@ -132,27 +133,43 @@ class Runner:
         dtypes, quantities = list(dtypes), list(quantities)
         dts = [d for d in DTYPES if d in dtypes and d in case.dtypes]
         qs = [q for q in QUANTITIES if q in quantities and q in case.quantities]
-        rows: list[dict] = []
+        rows: list[dict] = [row for d in dts if d in case.unrepresentable
+                            for row in self._unrepresentable(case, d, qs)]  # fmt: skip
+        dts = [d for d in dts if d not in case.unrepresentable]
         elems: list[dict] = []
+        if not dts:
+            return rows, elems
+        grid = case.grid(dts)
+        need_ref = bool(dts) and REFERENCE_DTYPE not in dts  # lower dtypes borrow its oracles
         try:
-            problems = {d: make_problem(case, self.seed, d, self.cotangent, inputs) for d in dts}
+            problems = {d: make_problem(case, self.seed, d, self.cotangent, inputs, grid)
+                        for d in ([REFERENCE_DTYPE] if need_ref else []) + dts}  # fmt: skip
         except Exception as e:
             reason = f"the case itself failed in numpy: {type(e).__name__}: {e}"
-            rows = [make_row(case, q, d, b, "error", reason=reason, blame=CASE_BLAME)
-                    for d in dts for q in qs for b in self.backends]  # fmt: skip
+            rows += [make_row(case, q, d, b, "error", reason=reason, blame=CASE_BLAME)
+                     for d in dts for q in qs for b in self.backends]  # fmt: skip
             return rows, elems
         try:
-            return self._judge_case(case, problems, dts, qs)
+            return self._judge_case(case, problems, dts, qs, rows, need_ref)
         finally:
             self.memo.flush()
 
     def _judge_case(
-        self, case: Case, problems: Mapping[str, Problem], dts: list[str], qs: list[str]
+        self,
+        case: Case,
+        problems: Mapping[str, Problem],
+        dts: list[str],
+        qs: list[str],
+        rows: list[dict],
+        need_ref: bool,
     ) -> tuple[list[dict], list[dict]]:
-        rows: list[dict] = []
+        rows = list(rows)
         elems: list[dict] = []
-        self._prepare(case, problems, qs)
-        oracles: dict[str, dict[str, Outcome]] = {}
+        low = [d for d in dts if d in LOW_PRECISION]
+        fit = self._sensitivity_backends(case, qs) if low else {}
+        sens = Sensitivity(case, problems[REFERENCE_DTYPE], low, fit, self.seed)
+        self._prepare(case, problems, qs, need_ref, sens)
+        reference: dict[str, dict[str, Outcome]] = {}  # the reference dtype's outcomes, by q
         for d in dts:
             p = problems[d]
             done: dict[str, dict[str, Outcome]] = {}  # this dtype's outcomes, by quantity
@@ -162,9 +179,15 @@ class Runner:
                     continue
                 outcomes = done[q] = self._outcomes(case, q, p)
                 if d == REFERENCE_DTYPE:
-                    oracles[q] = {k: o for k, o in outcomes.items() if self.traits[k].oracle}
-                borrowed = _borrowed(oracles.get(q, {})) if d != REFERENCE_DTYPE else {}
+                    reference[q] = outcomes
+                elif q not in reference:  # not run in the reference dtype: its oracles alone
+                    reference[q] = self._outcomes(case, q, problems[REFERENCE_DTYPE],
+                                                  only=self._reference_voters(sens, q))  # fmt: skip
+                oracles = {k: o for k, o in reference[q].items() if self.traits[k].oracle}
+                borrowed = _borrowed(oracles) if d != REFERENCE_DTYPE else {}
                 evidence = self._evidence(case, q, p, {**outcomes, **borrowed})
+                if d in LOW_PRECISION:
+                    evidence.sensitivity = self._sensitivity(sens, q, d, reference[q])
                 judged = judge_group(case, q, p, outcomes, borrowed, evidence)
                 for row in judged.rows:
                     self._diagnose(case, row)
@@ -229,6 +252,57 @@ class Runner:
                            reason=f"its HVP along the tangent v: {hv.reason}")  # fmt: skip
         return selfcheck.pair(p.tangent, hw.value, p.direction, hv.value)
 
+    def _unrepresentable(self, case: Case, d: str, qs: Sequence[str]) -> list[dict]:
+        """Skipped rows for a dtype the case declares its math cannot be carried out in."""
+        why = f"{case.name} is not representable in {d}: {case.unrepresentable[d]}"
+        return [make_row(case, q, d, name, "skipped", reason=why)
+                for q in qs for name, be in self.backends.items()
+                if name in self.missing or name in self.broken
+                or guarded(be.applies, case, q, d)[0]]  # fmt: skip
+
+    # -- the low-precision sensitivity term -------------------------------------------------
+    def _sensitivity_backends(self, case: Case, qs: Sequence[str]) -> dict[str, list[str]]:
+        """By quantity, the backends whose float64 result may measure the case's sensitivity
+        to rounding, best first: exact voters computing it cheaply and declaring nothing on the
+        cell, the most trusted first (reference rank); then the exact oracles (fd, under
+        harness.check), whose own noise is far below one unit roundoff's effect but which cost
+        more."""
+        out = {}
+        for q in qs:
+            fit = [name for name, be in self.backends.items()
+                   if name not in self.missing and name not in self.broken
+                   and (case.name, name) not in self._faulty
+                   and (t := self.traits[name]).votes and t.exact_dtype
+                   and q not in be.costly and guarded(be.applies, case, q, REFERENCE_DTYPE)[0]
+                   and self._declared(case, name, q, REFERENCE_DTYPE) is None]  # fmt: skip
+            rank = {n: (self.traits[n].oracle, self.traits[n].reference_rank, n) for n in fit}
+            out[q] = sorted(fit, key=rank.__getitem__)
+        return out
+
+    def _reference_voters(self, sens: Sensitivity, q: str) -> set[str]:
+        """Backends computed in the reference dtype when it is not run: the oracles (borrowed)
+        and the first backend of the sensitivity term (its unperturbed result)."""
+        first = sens.backends.get(q, [])[:1] if sens.dtypes else []
+        return {n for n in self.backends if self.traits[n].oracle} | set(first)
+
+    def _sensitivity(
+        self, sens: Sensitivity, q: str, d: str, reference: Mapping[str, Outcome]
+    ) -> np.ndarray | None:
+        """The dtype term of a low-precision group: the first fit backend whose float64 result
+        at the inputs and at every perturbed point is finite (tolerances.sensitivity); None when
+        none can tell."""
+        for name in sens.backends.get(q, []):
+            base = reference.get(name)
+            if base is None:
+                base = run_cell(self.backends[name], q, sens.reference, self.cell_timeout)
+            if not base.ok:
+                continue
+            moved = [run_cell(self.backends[name], q, m, self.cell_timeout) for m in sens.moved[d]]
+            self.timings[name] += sum(m.seconds for m in moved)
+            if all(m.ok and np.all(np.isfinite(m.value)) for m in moved):
+                return sensitivity(base.value, [m.value for m in moved])
+        return None
+
     def _evidence(self, case: Case, q: str, p: Problem, pool: Mapping[str, Outcome]) -> Evidence:
         """Everything the judge weighs besides the outcomes, computed before it judges."""
         ok = {k: o for k, o in pool.items() if o.ok}
@@ -264,24 +338,45 @@ class Runner:
                 out[k] = run_cell(be, q, again, self.cell_timeout)
         return out
 
-    def _prepare(self, case: Case, problems: Mapping[str, Problem], qs: Sequence[str]) -> None:
-        """Each backend learns the case's cells up front (jax compiles them as one program)."""
+    def _prepare(
+        self,
+        case: Case,
+        problems: Mapping[str, Problem],
+        qs: Sequence[str],
+        need_ref: bool,
+        sens: Sensitivity,
+    ) -> None:
+        """Each backend learns the case's cells up front (jax compiles them as one program):
+        the run's problems, the reference problem its oracles compute when the reference
+        dtype is not run, and the perturbed problems of the sensitivity term."""
         for name, be in self.backends.items():
             if name in self.missing or name in self.broken:
                 continue
-            plan, fault = guarded(_plan, be, case, problems, qs)
+            extra: list[tuple[Problem, list[str]]] = []
+            if need_ref:
+                voting = [q for q in qs if name in self._reference_voters(sens, q)]
+                extra.append((problems[REFERENCE_DTYPE], voting))
+            mine = [q for q in qs if sens.backends.get(q, [])[:1] == [name]]
+            extra += [(m, mine) for d in sens.dtypes for m in sens.moved[d]] if mine else []
+            runs = {d: p for d, p in problems.items() if not (need_ref and d == REFERENCE_DTYPE)}
+            plan, fault = guarded(_plan, be, case, runs, qs)
             if fault:
                 self._faulty[case.name, name] = f"{name}.applies() raised {fault}"
                 continue
-            _, fault = guarded(be.prepare, plan)
+            extra = [(p, [q for q in got if not dense_refusal(q, p)]) for p, got in extra]
+            _, fault = guarded(be.prepare, plan + [e for e in extra if e[1]])
             if fault:
                 self._faulty[case.name, name] = f"{name}.prepare() raised {fault}"
 
-    def _outcomes(self, case: Case, q: str, p: Problem) -> dict[str, Outcome]:
+    def _outcomes(
+        self, case: Case, q: str, p: Problem, only: set[str] | None = None
+    ) -> dict[str, Outcome]:
         dtype = str(p.dtype)
         out: dict[str, Outcome] = {}
         too_big = dense_refusal(q, p)
         for name, be in self.backends.items():
+            if only is not None and name not in only:
+                continue
             fault = self.broken.get(name) or self._faulty.get((case.name, name))
             if name in self.missing:
                 out[name] = Outcome(name, dtype, "skipped", reason=self.missing[name])
@@ -381,6 +476,28 @@ def _plan(
         (p, [q for q in qs if be.applies(case, q, d) and not dense_refusal(q, p)])
         for d, p in problems.items()
     ]
+
+
+class Sensitivity:
+    """What the sensitivity term of a case's low-precision groups is computed from: the
+    reference-dtype problem, its perturbed copies for each low-precision dtype of the run
+    (tolerances.perturbed) and, by quantity, the backends fit to compute them, best first."""
+
+    def __init__(
+        self,
+        case: Case,
+        reference: Problem,
+        dtypes: Sequence[str],
+        backends: Mapping[str, list[str]],
+        seed: int,
+    ) -> None:
+        self.reference, self.dtypes, self.backends = reference, list(dtypes), dict(backends)
+        x = reference.flatten(reference.args)
+        self.moved: dict[str, list[Problem]] = {}
+        for d in self.dtypes:
+            points = perturbed(x, d, [seed, zlib.crc32(case.name.encode()), DTYPES.index(d)])
+            self.moved[d] = [replace(reference, args={**reference.args, **reference.split(m)})
+                             for m in points]  # fmt: skip
 
 
 def _borrowed(oracles: Mapping[str, Outcome]) -> dict[str, Outcome]:

@@ -7,9 +7,12 @@ second list of the same names.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import ml_dtypes  # noqa: F401  (registers bfloat16 with numpy)
+import numpy as np
 
 # -- quantities ------------------------------------------------------------------------------
 
@@ -74,18 +77,67 @@ def expected_shape(quantity: str, out_shape: tuple[int, ...], n: int, m: int) ->
 
 @dataclass(frozen=True)
 class Dtype:
-    """A dtype cells compute in. ``reference``: the dtype whose oracle results other dtypes'
-    groups borrow (computed at the very same, exactly representable inputs)."""
+    """A dtype cells compute in.
+
+    ``reference``: the dtype whose oracle results other dtypes' groups borrow (computed at the
+    very same, exactly representable inputs). ``default``: run when no dtypes are named
+    (``--dtypes all`` adds the others). ``bits``: significand bits, the implicit one included
+    (unit roundoff 2^-bits); ``max``: the largest finite value. ``low_precision``: rows whose
+    bound adds the case's own sensitivity to rounding in this dtype (``tol_dtype``), and whose
+    runs draw inputs exactly representable in it.
+    """
 
     name: str
+    bits: int
+    max: float
+    doc: str
     reference: bool = False
+    default: bool = True
+    low_precision: bool = False
+
+    @property
+    def unit_roundoff(self) -> float:
+        """Half the distance from 1 to the next number: the largest relative rounding error."""
+        return 2.0**-self.bits
+
+    @property
+    def numpy(self) -> np.dtype:
+        """The numpy dtype (bfloat16 is ml_dtypes', registered with numpy on import)."""
+        return np.dtype(self.name)
 
 
-DTYPE_TABLE: tuple[Dtype, ...] = (Dtype("float64", reference=True), Dtype("float32"))
-DTYPES: tuple[str, ...] = tuple(d.name for d in DTYPE_TABLE)
+DTYPE_TABLE: tuple[Dtype, ...] = (
+    Dtype("float64", 53, 1.7976931348623157e308, "IEEE double", reference=True),
+    Dtype("float32", 24, 3.4028234663852886e38, "IEEE single"),
+    Dtype("float16", 11, 65504.0, "IEEE half: 11 significant bits, finite up to 65504",
+          default=False, low_precision=True),
+    Dtype("bfloat16", 8, 3.3895313892515355e38, "brain float: float32's range, 8 significant "
+          "bits (ml_dtypes)", default=False, low_precision=True),
+)  # fmt: skip
+DTYPE: dict[str, Dtype] = {d.name: d for d in DTYPE_TABLE}
+DTYPES: tuple[str, ...] = tuple(DTYPE)
+#: What a run computes in when no dtypes are named (the CLI, the pytest plugin, harness.check).
+DEFAULT_DTYPES: tuple[str, ...] = tuple(d.name for d in DTYPE_TABLE if d.default)
 REFERENCE_DTYPE: str = next(d.name for d in DTYPE_TABLE if d.reference)
-#: The dtype every drawn input and probe is exactly representable in.
-LOWEST_DTYPE: str = DTYPES[-1]
+#: The low-precision dtypes: their runs round inputs and probes to their grids (exact_in).
+LOW_PRECISION: tuple[str, ...] = tuple(d.name for d in DTYPE_TABLE if d.low_precision)
+
+
+def exact_in(x: np.ndarray, dtypes: Iterable[str]) -> np.ndarray:
+    """`x` (float64) rounded until it is exactly representable in every one of `dtypes`: one
+    point that every dtype's cells, and the float64 oracles, share. Rounding to nearest in one
+    dtype after another reaches a common grid in a step or two (bfloat16's 8 bits within
+    float16's range, say); values past a dtype's range become inf."""
+    out = np.asarray(x, dtype=np.float64)
+    grids = [DTYPE[d].numpy for d in dtypes]
+    with np.errstate(over="ignore"):
+        for _ in range(4):
+            before = out
+            for dt in grids:
+                out = out.astype(dt).astype(np.float64)
+            if np.array_equal(out, before, equal_nan=True):
+                break
+    return out
 
 
 # -- verdicts --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from harness.library import OPT_IN_TAGS, load_cases, select
 from harness.namespace import VOCABULARY, NumpyNamespace
 from harness.registry import DENSE_LIMIT, QUANTITIES
 from harness.tolerances import Tol
+from harness.vocabulary import DEFAULT_DTYPES
 
 CASES = load_cases()
 #: What a run selects by default: the `large` (benchmark-sized) cases left out.
@@ -118,7 +119,9 @@ def test_inputs_are_inside_the_domain_and_the_function_is_finite_there(name):
             if spec.kind == "int" or spec.values is not None:
                 inputs[n] = case.draw(0)[n]
         with np.errstate(all="raise"):
-            for dt in case.dtypes:
+            # the default dtypes: float16 and bfloat16 are judged by running them (their
+            # inputs are rounded first; test_lowprec), and numpy has no bfloat16 einsum
+            for dt in (d for d in case.dtypes if d in DEFAULT_DTYPES):
                 xp = NumpyNamespace(dt)
                 args = [
                     a.astype(dt) if case.inputs[n].kind == "float" else a for n, a in inputs.items()

@@ -10,7 +10,7 @@ from harness.cli import main
     [
         (["validate", "--cases", "nope*"], "no case matches"),
         (["validate", "--backends", "tensorflow"], "unknown backend 'tensorflow'"),
-        (["validate", "--dtypes", "float16"], "unknown dtype 'float16'"),
+        (["validate", "--dtypes", "float8"], "unknown dtype 'float8'"),
         (["validate", "--quantities", "curl"], "unknown quantity 'curl'"),
     ],
 )

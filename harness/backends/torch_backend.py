@@ -9,8 +9,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.backends.base import Backend, Problem
+from harness.backends.base import Backend, Problem, Unsupported
 from harness.vocabulary import provide
+
+#: numpy dtypes torch cannot take or give (bfloat16 is ml_dtypes'): they pass through float32,
+#: which holds each of their values exactly.
+_VIA_FLOAT32 = ("bfloat16",)
 
 
 def _operator(name: str) -> Any:
@@ -34,7 +38,7 @@ class TorchNamespace:
         provide(self, ("torch", lambda f: getattr(torch, f)), ("operator", _operator))
 
     def asarray(self, a: Any) -> Any:
-        return self.t.as_tensor(np.asarray(a), dtype=self.dtype)
+        return tensor(self.t, a, self.dtype)
 
     def _t(self, a: Any) -> Any:
         return a if isinstance(a, self.t.Tensor) else self.asarray(a)
@@ -163,10 +167,10 @@ class Torch(Backend):
     def _setup(self, p: Problem) -> tuple[Any, Any, Any, Any]:
         torch = self._torch or __import__("torch")
         self._torch = torch
-        dt = {np.dtype("float64"): torch.float64, np.dtype("float32"): torch.float32}[p.dtype]
+        dt = getattr(torch, str(p.dtype))
         xp = TorchNamespace(torch, dt)
         consts = {n: torch.as_tensor(a) for n, a in p.args.items() if n not in p.wrt}
-        x0 = torch.as_tensor(p.flatten(p.args), dtype=dt)
+        x0 = tensor(torch, p.flatten(p.args), dt)
 
         def f(xflat: Any) -> Any:
             vals, i = dict(consts), 0
@@ -179,11 +183,22 @@ class Torch(Backend):
         return torch, xp, f, x0
 
     def _np(self, t: Any) -> np.ndarray:
-        return t.detach().cpu().numpy()
+        return as_numpy(t)
 
     def _s(self, torch: Any, f: Any, p: Problem, dt: Any) -> Any:
-        u = torch.as_tensor(p.cotangent, dtype=dt)
+        u = tensor(torch, p.cotangent, dt)
         return lambda x: torch.sum(f(x) * u)
+
+    def compute(self, quantity: str, p: Problem) -> np.ndarray:
+        """A quantity; a dtype torch has no CPU kernel for is Unsupported (skipped), not an
+        error: torch says "... not implemented for 'Half'"."""
+        try:
+            return super().compute(quantity, p)  # type: ignore[return-value]
+        except (RuntimeError, NotImplementedError) as e:
+            if "not implemented for" not in str(e):
+                raise
+            first = str(e).strip().splitlines()[0]
+            raise Unsupported(f"torch has no kernel for {p.dtype} here: {first}") from None
 
     # -- quantities ----------------------------------------------------------------------
     def value(self, p: Problem) -> np.ndarray:
@@ -195,7 +210,7 @@ class Torch(Backend):
         torch, _, f, x0 = self._setup(p)
         x = x0.requires_grad_()
         out = f(x)
-        u = torch.as_tensor(p.cotangent, dtype=x0.dtype).reshape(out.shape)
+        u = tensor(torch, p.cotangent, x0.dtype).reshape(out.shape)
         return self._np(self._backward(torch, out, x, u))
 
     @staticmethod
@@ -210,23 +225,23 @@ class Torch(Backend):
 
     def jvp(self, p: Problem) -> np.ndarray:
         torch, _, f, x0 = self._setup(p)
-        _, t = torch.func.jvp(f, (x0,), (torch.as_tensor(p.tangent, dtype=x0.dtype),))
+        _, t = torch.func.jvp(f, (x0,), (tensor(torch, p.tangent, x0.dtype),))
         return self._np(t)
 
     def hvp(self, p: Problem) -> np.ndarray:
         torch, _, f, x0 = self._setup(p)
         x = x0.requires_grad_()
         out = f(x)
-        u = torch.as_tensor(p.cotangent, dtype=x0.dtype).reshape(out.shape)
+        u = tensor(torch, p.cotangent, x0.dtype).reshape(out.shape)
         g = self._backward(torch, out, x, u, create_graph=True)
-        w = torch.as_tensor(p.direction, dtype=x0.dtype)
+        w = tensor(torch, p.direction, x0.dtype)
         return self._np(self._backward(torch, g, x, w))
 
     def d3(self, p: Problem) -> np.ndarray:
         """d/dt <H(x + t w) w, w>: torch.func.jvp over the forward-over-reverse HVP."""
         torch, _, f, x0 = self._setup(p)
         grad = torch.func.grad(self._s(torch, f, p, x0.dtype))
-        w = torch.as_tensor(p.direction, dtype=x0.dtype)
+        w = tensor(torch, p.direction, x0.dtype)
 
         def whw(x: Any) -> Any:
             return torch.dot(torch.func.jvp(grad, (x,), (w,))[1], w)
@@ -240,6 +255,22 @@ class Torch(Backend):
     def hessian(self, p: Problem) -> np.ndarray:
         torch, _, f, x0 = self._setup(p)
         return self._np(torch.func.hessian(self._s(torch, f, p, x0.dtype))(x0))
+
+
+def tensor(torch: Any, a: Any, dtype: Any) -> Any:
+    """A numpy array (or number) as a torch tensor of `dtype`; a numpy dtype torch does not know
+    (bfloat16) goes through float32, which holds its values exactly."""
+    arr = np.asarray(a)
+    if arr.dtype.name in _VIA_FLOAT32:
+        arr = arr.astype(np.float32)
+    return torch.as_tensor(arr, dtype=dtype)
+
+
+def as_numpy(t: Any) -> np.ndarray:
+    """A tensor as numpy in its own dtype (a bfloat16 tensor through float32, exactly)."""
+    t = t.detach().cpu()
+    name = str(t.dtype).removeprefix("torch.")
+    return t.float().numpy().astype(name) if name in _VIA_FLOAT32 else t.numpy()
 
 
 _THREADS_SET = False

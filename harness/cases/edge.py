@@ -4,6 +4,7 @@ the oracles' reach, saturation, and 0**y. Declared discrepancies say who differs
 from harness.registry import array, case, expect, fixed
 
 FIRST = ("grad", "jvp", "jacobian")
+SECOND = ("hvp", "hessian")
 # The second derivative at a kink is a Dirac delta: no backend can be right or wrong there.
 AT_KINK = ("value", *FIRST)
 
@@ -54,7 +55,13 @@ def ties_split_evenly(xp, x, y):
     return xp.concatenate([xp.reshape(xp.max(x), (1,)), xp.maximum(x, xp.take(y, [2, 2, 2]) + 1)])
 
 
-@case(family="edge", inputs=array(4, low=-0.05, high=0.05))
+@case(
+    family="edge",
+    inputs=array(4, low=-0.05, high=0.05),
+    expects=[expect("jax", SECOND, dtypes=["float16"],
+                    reason="jax's second derivative of log(u) forms 1/u² = 1e6 at u = 1e-3, past "
+                    "float16's 65504: inf (the Hessian itself is below 2e3)")],
+)  # fmt: skip
 def log_near_pole(xp, x):
     """y = log(1e-3 + x**2): the argument comes within 1e-3 of log's pole, y'' up to 2e3."""
     return xp.log(1e-3 + x**2)
@@ -86,7 +93,9 @@ def sigmoid_saturated(xp, p, n):
     return xp.sigmoid(xp.concatenate([p, n]))
 
 
-@case(family="edge", inputs=array(3, low=-30, high=-10))
+@case(family="edge", inputs=array(3, low=-30, high=-10),
+      unrepresentable={"float16": "sigmoid(x) is 9e-14 to 5e-5 here: below x = -16.6 it is 0 "
+                       "in float16 (its smallest number is 6e-8), and log(0) is -inf"})  # fmt: skip
 def log_sigmoid_deep_negative(xp, x):
     """y = log(sigmoid(x)), x in [-30, -10]: y ≈ x, y' = 1 - sigmoid(x) ≈ 1 through a tiny σ."""
     return xp.log(xp.sigmoid(x))

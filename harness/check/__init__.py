@@ -32,7 +32,7 @@ from harness.report.metadata import run_metadata
 from harness.report.report_set import write_report_set
 from harness.results import RunResult, tidy, tidy_elements
 from harness.runner import Runner
-from harness.vocabulary import DTYPES, QUANTITIES, QUANTITY, REFERENCE_DTYPE, UNEXPECTED
+from harness.vocabulary import DTYPES, QUANTITIES, QUANTITY, REFERENCE_DTYPE, UNEXPECTED, exact_in
 
 SUBJECT = "fn"
 REFERENCE = "reference"
@@ -178,13 +178,10 @@ def _tol(atol: float | None, rtol: float | None) -> dict:
 
 
 def _inputs(bound: Bound, dtypes: Sequence[str]) -> dict[str, np.ndarray]:
-    """The user's inputs, rounded to the lowest dtype checked so that every dtype's cells (and
-    the float64 oracles) see the very same point."""
-    lowest = np.dtype(dtypes[-1] if dtypes else REFERENCE_DTYPE)
-    return {
-        n: (v.astype(lowest).astype(np.float64) if v.dtype.kind == "f" else v)
-        for n, v in bound.values().items()
-    }
+    """The user's inputs, rounded until exact in every dtype checked so that every dtype's cells
+    (and the float64 oracles) see the very same point."""
+    return {n: (exact_in(v, dtypes) if v.dtype.kind == "f" else v)
+            for n, v in bound.values().items()}  # fmt: skip
 
 
 def _backends(

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.backends.base import Backend, Problem, Unsupported
+from harness.backends.torch_backend import as_numpy, tensor
 from harness.check.bind import Bound
 
 
@@ -63,7 +64,7 @@ class TorchFunction(_Function):
         import torch
 
         dt = getattr(torch, str(p.dtype))
-        x0 = torch.as_tensor(p.flatten(p.args), dtype=dt)
+        x0 = tensor(torch, p.flatten(p.args), dt)
 
         def f(x: Any) -> Any:
             return self.bound.call(self._inputs(p, x, torch.as_tensor))
@@ -71,10 +72,10 @@ class TorchFunction(_Function):
         return torch, f, x0
 
     def _np(self, t: Any) -> np.ndarray:
-        return t.detach().cpu().numpy()
+        return as_numpy(t)
 
     def _tensor(self, torch: Any, a: np.ndarray, like: Any) -> Any:
-        return torch.as_tensor(np.asarray(a), dtype=like.dtype)
+        return tensor(torch, a, like.dtype)
 
     def value(self, p: Problem) -> np.ndarray:
         torch, f, x0 = self._setup(p)

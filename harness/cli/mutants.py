@@ -15,7 +15,7 @@ from harness.errors import UsageError
 from harness.interrupt import DEFAULT_CELL_TIMEOUT
 from harness.mutants.catalog import MUTANTS, Mutant
 from harness.mutants.run import MutationSession
-from harness.vocabulary import DTYPES, QUANTITIES
+from harness.vocabulary import DEFAULT_DTYPES, QUANTITIES
 
 DEFAULT_BACKENDS = "inhouse,torch,jax,fd,mp"
 SHOWN_KILLERS = 3
@@ -68,14 +68,14 @@ def run(args: argparse.Namespace) -> int:
                      ("mutant", "what it changes", "where")))  # fmt: skip
         return 0
     backends = _names("backend", args.backends, list(backend_registry.BUILTIN))
-    dtypes = _names("dtype", args.dtypes, DTYPES)
+    dtypes = options.dtype_names(options.split([args.dtypes]))
     cases = options.select_cases(args)
     session = MutationSession(cases, backends, QUANTITIES, args.cell_timeout)
     t0 = time.perf_counter()
     seeds = range(args.seed, args.seed + max(1, args.clean_seeds))
     print(f"real engine: {len(cases)} cases, seeds {seeds.start}..{seeds.stop - 1}, "
           f"float64 and float32, backends {','.join(backends)}", flush=True)  # fmt: skip
-    clean = session.baseline(seeds, list(DTYPES))
+    clean = session.baseline(seeds, list(DEFAULT_DTYPES))
     alarms = {(s, *cell): v.reasons[cell] for s, v in clean.items() for cell in v.alarms}
     t_clean = time.perf_counter() - t0
     print(_alarm_lines(alarms, sum(v.judged for v in clean.values()), t_clean), flush=True)

@@ -10,7 +10,7 @@ from harness import backends as backend_registry
 from harness.errors import UsageError
 from harness.library import load_case_module, load_cases, select
 from harness.registry import Case, origin
-from harness.vocabulary import DTYPES
+from harness.vocabulary import DEFAULT_DTYPES, DTYPES
 
 
 def split(values: Sequence[str] | None) -> list[str] | None:
@@ -54,7 +54,8 @@ def add_backend_modules(p: argparse.ArgumentParser) -> None:
 
 
 def add_dtypes(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dtypes", nargs="*", help=f"{','.join(DTYPES)} (default all)")
+    p.add_argument("--dtypes", nargs="*", help=f"{','.join(DTYPES)} or all (default "
+                   f"{','.join(DEFAULT_DTYPES)})")  # fmt: skip
 
 
 def add_seed(p: argparse.ArgumentParser) -> None:
@@ -77,7 +78,17 @@ def select_cases(args: argparse.Namespace, opt_in: bool = False) -> list[Case]:
 
 
 def dtypes(args: argparse.Namespace) -> list[str]:
-    return choose("dtype", split(args.dtypes) or list(DTYPES), DTYPES)
+    """The dtypes named (``all``: every dtype of the table), else the default ones."""
+    return dtype_names(split(args.dtypes))
+
+
+def dtype_names(given: list[str] | None) -> list[str]:
+    """`given` dtype names checked, ``all`` expanded; DEFAULT_DTYPES when none are given."""
+    if not given:
+        return list(DEFAULT_DTYPES)
+    if "all" in given:
+        return list(DTYPES)
+    return choose("dtype", given, (*DTYPES, "all"))
 
 
 def load_backend_modules(args: argparse.Namespace) -> list[str]:

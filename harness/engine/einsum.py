@@ -14,11 +14,13 @@ import numpy as np
 
 from harness.engine.graph import ZERO, Primitive
 from harness.engine.primitives import _like, _reshaped, broadcast_to, getitem
-from harness.namespace import einsum_subscripts
+from harness.namespace import einsum_subscripts, widened
 
 
 def _fwd(*xs: np.ndarray, subscripts: str) -> np.ndarray:
-    return np.einsum(subscripts, *xs, optimize=len(xs) > 1)
+    """numpy's einsum; bfloat16 operands, which it rejects, are contracted in float32 (the
+    primitive rounds the result back to bfloat16, as hardware accumulating in float32 does)."""
+    return np.einsum(subscripts, *widened(*xs), optimize=len(xs) > 1)
 
 
 def _distinct(letters: str) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from harness import vocabulary
+
 Rules = Sequence[Callable[..., Any]]
 
 
@@ -185,7 +187,8 @@ class Primitive:
         broadcast: bool = False,
         linear: bool | Callable[[list[int]], bool] = False,
     ) -> None:
-        self.name, self.fwd, self.broadcast, self._linear = name, fwd, broadcast, linear
+        self.name, self.broadcast, self._linear = name, broadcast, linear
+        self.fwd = _in_working_dtype(fwd)
         self._vjp = _argnum(vjp, vjp_argnum)
         self._jvp = _argnum(jvp, jvp_argnum)
         self._d2 = None if d2 is None else _argnum(d2, None)
@@ -210,15 +213,15 @@ class Primitive:
         return Node(value, self, args, params, any(n.requires_grad for n in nodes))
 
     def vjp(self, i: int, g: Any, y: Any, args: Sequence, params: dict) -> Any:
-        return self._vjp(i, g, y, *args, **params)
+        return _rounded(self._vjp(i, g, y, *args, **params), (g, y, *args))
 
     def jvp(self, i: int, t: Any, y: Any, args: Sequence, params: dict) -> Any:
-        return self._jvp(i, t, y, *args, **params)
+        return _rounded(self._jvp(i, t, y, *args, **params), (t, y, *args))
 
     def d2(self, i: int, d: Any, y: Any, args: Sequence, params: dict) -> Any:
         if self._d2 is None:
             raise NotImplementedError(f"{self.name} has no naive second-derivative rule")
-        return self._d2(i, d, y, *args, **params)
+        return _rounded(self._d2(i, d, y, *args, **params), (d, y, *args))
 
     def is_linear(self, differentiated: list[int]) -> bool:
         lin = self._linear
@@ -226,6 +229,43 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"Primitive({self.name})"
+
+
+#: The low-precision dtypes the engine computes in: numpy (or scipy) may give a wider result for
+#: them (matmul of bfloat16 is float32, erf float64); it is rounded back to the working dtype.
+LOW_PRECISION = tuple(np.dtype(d) for d in vocabulary.LOW_PRECISION)
+
+
+def working_dtype(args: Sequence[Any]) -> np.dtype | None:
+    """The low-precision dtype of the first array among `args` that has one, else None."""
+    for a in args:
+        dt = getattr(val(a), "dtype", None)
+        if dt in LOW_PRECISION:
+            return dt
+    return None
+
+
+def _in_working_dtype(fwd: Callable[..., Any]) -> Callable[..., Any]:
+    """`fwd` whose float result, for low-precision operands, is rounded to their dtype, as
+    hardware that accumulates bfloat16 in float32 rounds its result back. float32 and float64
+    operands are passed straight through (numpy keeps those dtypes itself)."""
+
+    def run(*args: Any, **params: Any) -> Any:
+        return _rounded(fwd(*args, **params), args)
+
+    run.__name__ = getattr(fwd, "__name__", "fwd")
+    run.__doc__ = fwd.__doc__
+    return run
+
+
+def _rounded(out: Any, args: Sequence[Any]) -> Any:
+    """`out`, a raw float array, in the low-precision dtype of `args` if they have one. A rule
+    run on raw arrays needs it: numpy gives ``0.5 * g`` of a bfloat16 g in float32."""
+    dt = working_dtype(args)
+    if dt is None or not isinstance(out, np.ndarray | np.generic) or out.dtype == dt:
+        return out
+    wider = out.dtype.kind == "f" or out.dtype in LOW_PRECISION
+    return np.asarray(out).astype(dt) if wider else out
 
 
 def ZERO(*_: Any, **__: Any) -> None:

@@ -1,4 +1,5 @@
-"""One result against another, elementwise, under the tolerance table and the noise floors."""
+"""One result against another, elementwise, under the tolerance table, the noise floors and (in
+low-precision dtypes) the case's own sensitivity to rounding."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class Comparison:
     bound: np.ndarray  # allowed |a - r| per element
     tol_abs: float
     tol_rel: float
+    tol_dtype: float = 0.0  # the largest part of the bound from the dtype's rounding
 
     @functools.cached_property
     def agrees(self) -> bool:
@@ -43,7 +45,9 @@ class Comparison:
 
 
 def compare(a: Outcome, r: Outcome, tol: Tol) -> Comparison:
-    """Elementwise |a - r| against atol·scale + rtol·|r| + the noise floors of both sides."""
+    """Elementwise |a - r| against atol·scale + rtol·|r| + the noise floors of both sides + the
+    dtype's sensitivity term. ``tol_abs`` is the largest absolute part (noise and dtype term
+    included); ``tol_dtype`` the largest dtype term alone."""
     av = np.asarray(a.value, dtype=np.float64).ravel()
     rv = np.asarray(r.value, dtype=np.float64).ravel()
     diff = np.abs(av - rv)
@@ -53,12 +57,12 @@ def compare(a: Outcome, r: Outcome, tol: Tol) -> Comparison:
     for o in (a, r):
         if o.noise is not None:
             noise = noise + NOISE_FACTOR * np.abs(np.asarray(o.noise, dtype=np.float64).ravel())
-    bound = tol.atol * scale + tol.rtol * mag + noise
+    extra = tol.extra(rv.size)  # the low-precision sensitivity term (tol_dtype)
+    bound = tol.atol * scale + tol.rtol * mag + noise + extra
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(mag > 0, diff / np.where(mag > 0, mag, 1.0), np.where(diff > 0, np.inf, 0))
-    return Comparison(
-        diff, rel, bound, tol.atol * scale + float(np.max(noise, initial=0)), tol.rtol
-    )
+    tol_abs = tol.atol * scale + float(np.max(noise + extra, initial=0))
+    return Comparison(diff, rel, bound, tol_abs, tol.rtol, float(np.max(extra, initial=0)))
 
 
 def agreeing_pairs(results: Sequence[Outcome], tol: Tol) -> list[tuple[int, int]]:
@@ -90,5 +94,6 @@ def _agreeing(results: Sequence[Outcome], tol: Tol) -> list[tuple[int, int]]:
     both[np.isnan(top[i]) | np.isnan(top[j])] = np.nan
     scale = np.array([max(1.0, float(t)) for t in both])
     bound = tol.atol * scale[:, None] + tol.rtol * np.abs(v[j]) + (noise[i] + noise[j])
+    bound = bound + tol.extra(n)
     ok = np.all(np.abs(v[i] - v[j]) <= bound, axis=1)
     return [(int(a), int(b)) for a, b, good in zip(i, j, ok, strict=True) if good]

@@ -43,6 +43,9 @@ class Evidence:
     probes: Mapping[str, Outcome] = field(default_factory=dict)
     #: how each result's backend computed this quantity ("reverse over reverse"), for the text
     methods: Mapping[str, str] = field(default_factory=dict)
+    #: low-precision groups: per element (flat), the spread of a float64 result when the inputs
+    #: move by one unit roundoff of the dtype (tolerances.sensitivity), added to the bound
+    sensitivity: np.ndarray | None = None
 
 
 @dataclass
@@ -62,7 +65,7 @@ def judge_group(
 ) -> GroupJudgement:
     """Rows for every outcome of the group (its own backends, not the borrowed ones)."""
     dtype = str(p.dtype)
-    tol = Tol.lookup(dtype, q, case.tol)
+    tol = Tol.lookup(dtype, q, case.tol).with_dtype_term(evidence.sensitivity)
     pool = {**outcomes, **borrowed}
     if undefined := nowhere_finite(case, q, p, pool):  # the case's fault, not a backend's
         return GroupJudgement([make_row(case, q, dtype, n, "error" if o.ok else o.status,
@@ -168,7 +171,7 @@ def _judge_one(
         max_abs_err=cmp.max_abs, max_rel_err=cmp.max_rel, tol_abs=cmp.tol_abs,
         tol_rel=cmp.tol_rel, blame=who, reason=reason, worst_index=label, input_at_worst=x,
         value_at_worst=ov.ravel()[w], reference_at_worst=rv.ravel()[w],
-        noise_floor=_noise(o, ref),
+        noise_floor=_noise(o, ref), tol_dtype=cmp.tol_dtype if tol.dtype_term is not None else None,
     )  # fmt: skip
 
 

@@ -45,6 +45,8 @@ def _stats(row: Mapping[str, Any]) -> str:
         ]
         if float(row.get("noise_floor") or 0) > 0:
             items.append(("oracle noise", num(row["noise_floor"])))
+        if present(row.get("tol_dtype")):  # low-precision rows: included in the tolerance
+            items.append((f"{esc(row.get('dtype', ''))} rounding", num(row["tol_dtype"])))
     if items or (present(row.get("blame")) and row.get("blame") != "none"):
         items.append(("blame", f"<b>{esc(row.get('blame', ''))}</b>"))
     if present(row.get("agrees_with")):
