@@ -14,9 +14,12 @@ from harness.vocabulary import DTYPE, ORDER
 # the compared vectors (max |.|, at least 1), so a quantity of size 1e4 is not held to 1e-10.
 # Order 3 rows are for third derivatives (their float64 and float32 rows come with them).
 # The float16 and bfloat16 rows are multiples of the unit roundoff u (2^-11, 2^-8), calibrated
-# on the registry (harness validate --dtypes float16 bfloat16): the largest error of a backend
-# agreeing with the others, over its bound without the constant, stays under a quarter of
-# these rows; a row's own sensitivity to rounding (tol_dtype) is added on top.
+# on the registry (harness validate --dtypes float16 bfloat16, seeds 0 and 1): the largest error
+# of a right backend, less its sensitivity term, was 0.9u at order 0, 1.9u at order 1 and 13.6u
+# at order 2 (sqrt_near_zero), so orders 0 and 1 keep a margin of 2 and order 2 gets 24u; third
+# derivatives compound rounding through three nested passes (jax's bfloat16 d3 of
+# softmax_near_one_hot is 40% off where torch's and ours are 2%), so order 3 is 64u. A row's own
+# sensitivity to rounding (tol_dtype) is added on top.
 TOLERANCES: dict[tuple[str, int], tuple[float, float]] = {
     ("float64", 0): (1e-11, 1e-9),
     ("float64", 1): (1e-9, 1e-7),
@@ -28,12 +31,12 @@ TOLERANCES: dict[tuple[str, int], tuple[float, float]] = {
     ("float32", 3): (3e-3, 3e-2),
     ("float16", 0): (1e-3, 1e-3),  # 2u
     ("float16", 1): (2e-3, 2e-3),  # 4u
-    ("float16", 2): (8e-3, 8e-3),  # 16u
-    ("float16", 3): (1.6e-2, 1.6e-2),  # 32u
+    ("float16", 2): (1.2e-2, 1.2e-2),  # 24u
+    ("float16", 3): (3.1e-2, 3.1e-2),  # 64u
     ("bfloat16", 0): (8e-3, 8e-3),  # 2u
     ("bfloat16", 1): (1.6e-2, 1.6e-2),  # 4u
-    ("bfloat16", 2): (6.4e-2, 6.4e-2),  # 16u
-    ("bfloat16", 3): (1.3e-1, 1.3e-1),  # 32u
+    ("bfloat16", 2): (9.4e-2, 9.4e-2),  # 24u
+    ("bfloat16", 3): (2.5e-1, 2.5e-1),  # 64u
 }
 #: The oracle's own error estimate is trusted up to this factor (scipy's estimate is the change
 #: between the last two refinements, not a bound).
