@@ -26,15 +26,15 @@ from harness.backends.mp import BUDGET, MpMath, evaluations
 from harness.execute import dense_refusal
 from harness.library import select
 from harness.problem import make_problem
-from harness.vocabulary import QUANTITIES, REFERENCE_DTYPE
+from harness.vocabulary import COMPUTED, REFERENCE_DTYPE
 
-COLUMNS = ["case", "n", "m", "calls", *(f"{q}_s" for q in QUANTITIES), "in_run_s",
+COLUMNS = ["case", "n", "m", "calls", *(f"{q}_s" for q in COMPUTED), "in_run_s",
            "evaluations", "budget", "skipped"]  # fmt: skip
 
 
 def _cell(case, q: str) -> dict:
     p = make_problem(case, 0, REFERENCE_DTYPE)
-    be = MpMath(keep=False)
+    be = MpMath()
     be.prepare([(p, [q])])
     row = {"case": case.name, "n": p.n, "m": p.m, "quantity": q, "budget": BUDGET}
     refused = dense_refusal(q, p)
@@ -58,8 +58,8 @@ def _cell(case, q: str) -> dict:
 def _in_run(case) -> float:
     """The case's mp cells as one runner pass computes them (sharing stencils), seconds."""
     p = make_problem(case, 0, REFERENCE_DTYPE)
-    qs = [q for q in QUANTITIES if q in case.quantities and not dense_refusal(q, p)]
-    be = MpMath(keep=False)
+    qs = [q for q in COMPUTED if q in case.quantities and not dense_refusal(q, p)]
+    be = MpMath()
     be.prepare([(p, qs)])
     t0 = time.perf_counter()
     for q in qs:
@@ -73,7 +73,7 @@ def cells(patterns: tuple[str, ...] = ("*",)) -> pd.DataFrame:
     rows = []
     for case in select(list(patterns)):
         whole = _in_run(case)
-        for q in QUANTITIES:
+        for q in COMPUTED:
             if q in case.quantities:
                 rows.append({**_cell(case, q), "in_run_s": whole})
     return pd.DataFrame(rows)
@@ -102,6 +102,6 @@ def write(df: pd.DataFrame, path=BENCH_DIR / "mp.csv"):
 if __name__ == "__main__":
     table = run()
     out = write(table)
-    print(table[[f"{q}_s" for q in QUANTITIES] + ["in_run_s"]].sum().to_string())
+    print(table[[f"{q}_s" for q in COMPUTED] + ["in_run_s"]].sum().to_string())
     print(table[table.skipped != ""][["case", "skipped"]].to_string(index=False))
     print(f"wrote {out}")

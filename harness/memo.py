@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import pickle
 import platform
 import sys
@@ -40,10 +39,7 @@ KEPT = ("ok", "skipped")
 
 @functools.lru_cache(maxsize=1024)
 def _in_package(obj: Any) -> bool:
-    try:
-        return cache.in_package(inspect.getsourcefile(obj))
-    except TypeError:
-        return False
+    return cache.defined_in_package(obj)
 
 
 def _own_method(cls: type, quantity: str) -> bool:

@@ -28,8 +28,9 @@ of the central one's evaluations) is only asked where the case is smooth.
 Budget: a cell costs about (evaluations) x (Python calls of one evaluation), the latter counted
 (``sys.setprofile``) on one evaluation of the case at DIGITS; a cell above ``BUDGET`` is skipped
 with a reason naming it, before it is computed. The count is deterministic (the same inputs make
-the same calls), so every process skips the same cells. Results of registry cases defined in the
-package are kept in the project cache (``harness.cache``, kind ``mp``): a warm run computes none.
+the same calls), so every process skips the same cells. The runner keeps mp's results like every
+oracle's (harness.memo: in the process, and for the registry's cases in the project cache), so a
+warm run evaluates no case in mpmath.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
-import inspect
-import io
 import math
 import operator
 import sys
@@ -47,7 +46,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness import cache
 from harness.backends.base import Backend, Problem, Unsupported
 from harness.namespace import conv2d, max_pool2d
 from harness.vocabulary import DENSE_LIMIT, REFERENCE_DTYPE, VOCABULARY, provide
@@ -59,8 +57,6 @@ ADDPREC = 10
 #: skips it (about 0.2-1.2 µs a call here: a budget of about 1-2 s a cell). The default registry
 #: loses the Hessians of its five largest cases to it (reports/bench/mp.csv).
 BUDGET = 2_000_000
-#: Kept-results kind in the project cache.
-KIND = "mp"
 
 
 class MpNamespace:
@@ -340,12 +336,9 @@ class MpMath(Backend):
         "d3": f"a third central difference in mpmath at {DIGITS} digits",
     }  # fmt: skip
 
-    def __init__(self, keep: bool = True) -> None:
-        #: whether results of the package's cases go into the project cache
-        self.keep = keep
-        #: case evaluations so far (a warm cell makes none), and cells taken from the cache
+    def __init__(self) -> None:
+        #: case evaluations so far (metadata.json's timings: ``mp.evaluations``)
         self.evaluations = 0
-        self.cells_cached = 0
         #: the current problem's work (its value and call count, Jacobian, Hessian), by kind
         self._memo: dict[tuple, Any] = {}
         self._current = ""
@@ -353,8 +346,8 @@ class MpMath(Backend):
 
     @property
     def timings(self) -> dict[str, float]:
-        """What metadata.json's timings show apart (``mp.evaluations``, ``mp.cells_cached``)."""
-        return {"evaluations": self.evaluations, "cells_cached": self.cells_cached}
+        """What metadata.json's timings show apart (``mp.evaluations``)."""
+        return {"evaluations": self.evaluations}
 
     def applies(self, case: Any, quantity: str, dtype: str) -> bool:
         # It works at DIGITS digits: float32 groups borrow its float64 result instead of
@@ -367,29 +360,13 @@ class MpMath(Backend):
 
     # -- the cells --------------------------------------------------------------------------
     def compute(self, quantity: str, p: Problem) -> np.ndarray:
-        name = self._entry(quantity, p)
-        if name is not None:
-            kept = _load(name)
-            if kept is not None:
-                self.cells_cached += 1
-                if isinstance(kept, str):
-                    raise Unsupported(kept)
-                return kept
         how = getattr(self, f"_{quantity}", None)
         if how is None:
             raise Unsupported(f"mp does not compute {quantity}")
         if _digest(p) != self._current:  # another point: the memo holds one problem's work
             self._memo.clear()
             self._current = _digest(p)
-        try:
-            got = self._out(how(_Bound(self, p)), p)
-        except Unsupported as e:
-            if name is not None:
-                _store(name, str(e))
-            raise
-        if name is not None:
-            _store(name, got)
-        return got
+        return self._out(how(_Bound(self, p)), p)
 
     def value(self, p: Problem) -> np.ndarray:
         return self.compute("value", p)
@@ -529,23 +506,6 @@ class MpMath(Backend):
         flat = [_real(v) for v in a.ravel()]
         return np.asarray(flat, dtype=np.float64).reshape(a.shape).astype(p.dtype)
 
-    def _entry(self, quantity: str, p: Problem) -> str | None:
-        """The cache entry of this cell, or None where the source digest does not cover it."""
-        if not self.keep or cache.root() is None or not _covered(type(self), p):
-            return None
-        import mpmath
-
-        probes = _QUANTITY_PROBES.get(quantity, ())
-        return cache.key(KIND, quantity, p.fn.__module__, p.fn.__qualname__, _source(p.fn),
-                         _digest(p, *probes), DIGITS, ADDPREC, BUDGET, mpmath.__version__,
-                         np.__version__)  # fmt: skip
-
-
-#: The probes each quantity reads (d3 is not in every branch's quantity table yet).
-_QUANTITY_PROBES = {"grad": ("cotangent",), "jvp": ("tangent",),
-                    "hvp": ("cotangent", "direction"), "hessian": ("cotangent",),
-                    "d3": ("cotangent", "direction")}  # fmt: skip
-
 
 def _item(v: Any) -> Any:
     """The one number of a 0-d result (an mpf, or a 0-d object array of one)."""
@@ -572,47 +532,6 @@ def _digest(p: Problem, *probes: str) -> str:
     for name in probes:
         h.update(name.encode() + np.ascontiguousarray(getattr(p, name), np.float64).tobytes())
     return h.hexdigest()
-
-
-def _source(fn: Callable) -> str:
-    try:
-        return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
-    except (OSError, TypeError):
-        return ""
-
-
-def _covered(backend_class: type, p: Problem) -> bool:
-    """A registry case of the package (a module-level function of it) run by mp's own class."""
-    fn = p.fn
-    if p.case is None or fn is not getattr(p.case, "fn", None):
-        return False
-    module = sys.modules.get(getattr(fn, "__module__", ""), None)
-    if getattr(module, getattr(fn, "__name__", ""), None) is not fn:
-        return False
-    return cache.defined_in_package(backend_class) and cache.defined_in_package(fn)
-
-
-def _load(name: str) -> np.ndarray | str | None:
-    blob = cache.read(KIND, name)
-    if blob is None or len(blob) < 2:
-        return None
-    try:
-        if blob[:1] == b"S":
-            return blob[1:].decode()
-        if blob[:1] == b"V":
-            return np.load(io.BytesIO(blob[1:]), allow_pickle=False)
-    except (ValueError, OSError, UnicodeDecodeError):
-        return None
-    return None
-
-
-def _store(name: str, got: np.ndarray | str) -> None:
-    if isinstance(got, str):
-        cache.write(KIND, name, b"S" + got.encode())
-        return
-    buf = io.BytesIO()
-    np.save(buf, got, allow_pickle=False)
-    cache.write(KIND, name, b"V" + buf.getvalue())
 
 
 #: The ingredients of the seed's composite l = f(g(x), h(x)), by name.
