@@ -199,10 +199,10 @@ class Runner:
     def _self_check(
         self, case: Case, q: str, p: Problem, done: dict[str, dict[str, Outcome]]
     ) -> list[dict]:
-        """The rows of self-check `q` (adjoint, symmetry) for every backend that votes and is
-        no oracle, derived from its own outcomes of this problem (computed here, without rows
-        of their own, when the run did not select them); symmetry computes one more HVP, along
-        the tangent."""
+        """The rows of self-check `q` (adjoint, symmetry) for every backend it judges (its
+        traits: by default those that vote and are no oracle), derived from the backend's own
+        outcomes of this problem (computed here, without rows of their own, when the run did
+        not select them); symmetry computes one more HVP, along the tangent."""
         needs = selfcheck.NEEDS[q]
         for n in needs:
             if n not in done:
@@ -213,7 +213,7 @@ class Runner:
         for name, be in self.backends.items():
             have = [done[n].get(name) for n in needs]
             if not selfcheck.judged(self.traits[name]) or None in have:
-                continue  # an oracle, a backend under audit, or no such cell for it
+                continue  # an oracle, a formula under audit, or no such cell for it
             if not (applies := guarded(be.applies, case, q, dtype))[0]:
                 if applies[1]:
                     why = f"{name}.applies() raised {applies[1]}"
