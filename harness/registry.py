@@ -124,7 +124,7 @@ class Case:
     naive_exact: bool = False  # the naive rule drops only terms that vanish here
     softmax_axis: int | None = None  # a plain softmax along this axis (audited by seed-2-9)
     #: dtype -> why the case's math cannot be carried out in it (its cells are skipped)
-    unrepresentable: Mapping[str, str] = field(default_factory=dict)
+    unrepresentable: Mapping[str | tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"case {self.name!r}"
@@ -138,12 +138,16 @@ class Case:
         for d in self.dtypes:
             if d not in DTYPES:
                 raise RegistryError(f"{where}: unknown dtype {d!r}; choose from {DTYPES}")
-        for d, why in self.unrepresentable.items():
+        for key, why in self.unrepresentable.items():
+            d, q = key if isinstance(key, tuple) else (key, None)
             if d not in DTYPES:
                 raise RegistryError(f"{where}: unrepresentable names unknown dtype {d!r}; "
                                     f"choose from {DTYPES}")  # fmt: skip
+            if q is not None and q not in self.quantities:
+                raise RegistryError(f"{where}: unrepresentable names quantity {q!r}, which "
+                                    f"the case does not compute: {self.quantities}")  # fmt: skip
             if not (isinstance(why, str) and why.strip()):
-                raise RegistryError(f"{where}: unrepresentable[{d!r}] needs a reason, e.g. "
+                raise RegistryError(f"{where}: unrepresentable[{key!r}] needs a reason, e.g. "
                                     "'exp(x) reaches 1.6e5 > 65504'")  # fmt: skip
         if self.tol and not self.tol.get("reason"):
             raise RegistryError(f"{where}: a tolerance override needs a reason=")
@@ -217,13 +221,14 @@ def case(
     composition: Composition | None = None,
     naive_exact: bool = False,
     softmax_axis: int | None = None,
-    unrepresentable: Mapping[str, str] | None = None,
+    unrepresentable: Mapping[str | tuple[str, str], str] | None = None,
     name: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register `fn(xp, *inputs)` as a case. A single Input means one argument named `x`.
     `unrepresentable` maps a dtype to why the case's math cannot be carried out in it
     (``{"float16": "exp(x) reaches 1.6e5 > 65504"}``): its cells there are skipped with that
-    reason. Declare real overflow or underflow only, never a wrong result."""
+    reason; a (dtype, quantity) key skips that quantity alone (``{("float16", "d3"): "1/u³
+    reaches 2e7"}``). Declare real overflow or underflow only, never a wrong result."""
 
     def register(fn: Callable) -> Callable:
         cname = name or fn.__name__

@@ -174,6 +174,9 @@ class Runner:
             p = problems[d]
             done: dict[str, dict[str, Outcome]] = {}  # this dtype's outcomes, by quantity
             for q in qs:
+                if (d, q) in case.unrepresentable:
+                    rows += self._unrepresentable(case, d, [q], case.unrepresentable[d, q])
+                    continue
                 if QUANTITY[q].self_check:
                     rows += self._self_check(case, q, p, done)
                     continue
@@ -252,9 +255,12 @@ class Runner:
                            reason=f"its HVP along the tangent v: {hv.reason}")  # fmt: skip
         return selfcheck.pair(p.tangent, hw.value, p.direction, hv.value)
 
-    def _unrepresentable(self, case: Case, d: str, qs: Sequence[str]) -> list[dict]:
-        """Skipped rows for a dtype the case declares its math cannot be carried out in."""
-        why = f"{case.name} is not representable in {d}: {case.unrepresentable[d]}"
+    def _unrepresentable(
+        self, case: Case, d: str, qs: Sequence[str], reason: str | None = None
+    ) -> list[dict]:
+        """Skipped rows for a dtype (or a quantity in it) the case declares its math cannot be
+        carried out in."""
+        why = f"{case.name} is not representable in {d}: {reason or case.unrepresentable[d]}"
         return [make_row(case, q, d, name, "skipped", reason=why)
                 for q in qs for name, be in self.backends.items()
                 if name in self.missing or name in self.broken

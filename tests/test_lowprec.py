@@ -22,6 +22,7 @@ from harness.results import SUMMARY_COLUMNS
 from harness.runner import Runner
 from harness.tolerances import SENSITIVITY_FACTOR, TOLERANCES, Tol, perturbed, sensitivity
 from harness.vocabulary import (
+    COMPUTED,
     DEFAULT_DTYPES,
     DTYPE,
     DTYPES,
@@ -65,7 +66,7 @@ def test_every_frameworks_rows_exist_in_both_dtypes_with_no_unexpected_cell(
     for b in SUBJECTS:
         mine = s[s.backend == b]
         assert set(mine.dtype) == set(LOW_PRECISION), b
-        judged = mine[mine.verdict == "pass"]
+        judged = mine[(mine.verdict == "pass") & mine.quantity.isin(COMPUTED)]  # self-checks: own
         # judged against the float64 oracles, borrowed at the very same point (where one
         # computes the quantity: fd's Hessian stops at 16 inputs, as for float32 rows)
         by_oracle = judged[judged.reference.isin(["fd", "mp"])]
@@ -76,7 +77,7 @@ def test_every_frameworks_rows_exist_in_both_dtypes_with_no_unexpected_cell(
 
 def test_the_sensitivity_term_is_positive_shown_and_part_of_tol_abs(softmax_and_chain_rule):
     s = softmax_and_chain_rule
-    rows = s[s.backend.isin(SUBJECTS) & (s.verdict == "pass")]
+    rows = s[s.backend.isin(SUBJECTS) & (s.verdict == "pass") & s.quantity.isin(COMPUTED)]
     assert (rows.tol_dtype > 0).mean() > 0.9  # zero only where every result is constant
     assert (rows.tol_abs >= rows.tol_dtype).all()
     # bfloat16 rounds 8 times coarser than float16: so does the term, case by case
@@ -189,6 +190,19 @@ def test_a_declared_unrepresentable_dtype_skips_its_cells_with_the_reason():
     assert set(s[s.dtype == "float64"].verdict) == {"pass"}
 
 
+def test_a_quantity_declared_unrepresentable_in_a_dtype_skips_that_quantity_alone():
+    c = load_cases()["sqrt_near_zero"]
+    assert ("float16", "d3") in c.unrepresentable
+    s = Runner(["inhouse", "torch", "fd", "mp"], seed=0).run(
+        [c], ["float64", "float16"], ["grad", "hvp", "d3"]).summary  # fmt: skip
+    d3 = s[(s.dtype == "float16") & (s.quantity == "d3")]
+    assert set(d3.verdict) == {"skipped"} and set(d3.backend) == {"inhouse", "torch"}
+    assert all("not representable in float16" in r and "65504" in r for r in d3.reason)
+    rest = s[(s.dtype == "float16") & (s.quantity != "d3")]
+    assert set(rest.verdict) == {"pass"} and set(rest.quantity) == {"grad", "hvp"}
+    assert set(s[(s.dtype == "float64") & (s.quantity == "d3")].verdict) == {"pass"}
+
+
 def test_an_unrepresentable_declaration_needs_a_known_dtype_and_a_reason():
     def f(xp, x):
         """y = x."""
@@ -198,6 +212,9 @@ def test_an_unrepresentable_declaration_needs_a_known_dtype_and_a_reason():
         Case("bad", f, "mine", {"x": array(2)}, "y = x", unrepresentable={"float8": "why"})
     with pytest.raises(RegistryError, match="needs a reason"):
         case(family="mine", inputs=array(2), unrepresentable={"float16": " "}, name="bad2")(f)
+    with pytest.raises(RegistryError, match="quantity 'd4', which the case does not compute"):
+        Case("bad3", f, "mine", {"x": array(2)}, "y = x",
+             unrepresentable={("float16", "d4"): "why"})  # fmt: skip
 
 
 def test_a_dtype_torch_has_no_kernel_for_is_skipped_not_an_error(monkeypatch):
