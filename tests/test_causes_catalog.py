@@ -25,6 +25,9 @@ from harness.vocabulary import QUANTITIES, REFERENCE_DTYPE, UNEXPECTED, VOCABULA
 
 pytest.importorskip("torch")
 pytest.importorskip("jax")
+#: One worker runs them all (pytest -n, --dist loadgroup): the oracles' pass over the registry,
+#: most of this file's time, is then computed once.
+pytestmark = pytest.mark.xdist_group("causes_catalog")
 
 #: Mutants of the engine's shared machinery (the backward and forward passes, second order,
 #: the reduction of broadcast gradients): no one op is theirs to name.

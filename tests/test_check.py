@@ -221,18 +221,19 @@ def _wrong_tanh_backward(monkeypatch):
     monkeypatch.setattr(torch_backend.TorchNamespace, "__init__", patched)
 
 
-def test_a_failing_xp_function_names_the_op_whose_own_check_fails(monkeypatch):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_failing_xp_function_names_the_op_whose_own_check_fails(monkeypatch, dtype):
     _wrong_tanh_backward(monkeypatch)
 
     def layer(xp, w, x):
         return xp.sum(xp.exp(xp.tanh(w @ x) * 0.5) + xp.sin(x)[0])
 
     rng = np.random.default_rng(0)
+    w, x = (rng.standard_normal(shape).astype(dtype) for shape in ((3, 2), (2,)))
     with pytest.raises(harness.CheckError) as err:
-        harness.check(layer, rng.standard_normal((3, 2)), rng.standard_normal(2), xp=True,
-                      order=1)  # fmt: skip
+        harness.check(layer, w, x, xp=True, order=1)
     text = str(err.value)
-    assert "likely op: tanh (its own check fails: torch" in text, text
+    assert f"likely op: tanh (its own check fails: torch grad {dtype}" in text, text
     for op in ("matmul", "exp", "sin", "sum"):  # each passes on its own
         assert op in text.split("the other ops (")[1].split(")")[0]
 

@@ -134,9 +134,10 @@ def check(
     if out is not None:
         result.write(out)
     if not result.ok and result.bound is not None and result.bound.framework == "xp":
+        same = list(dtypes) if dtypes else result.bound.dtypes  # the function's own dtypes
 
         def alone(op: Callable[..., Any], values: Sequence[Any]) -> CheckResult:
-            return _check(op, values, None, order, dtypes, atol, rtol, seed, True)
+            return _check(op, values, None, order, same, atol, rtol, seed, True)
 
         result.likely_op = likely_op(result.bound, result.failures, alone)
     return result.assert_ok() if raise_on_fail else result
