@@ -44,15 +44,11 @@ TOUCHES = {"scatter_overwrites": "take"}
 SPREAD = {
     "pow_vjp_off_by_one": "x ** 2 inside the rules of other ops (var, std, squared norms)",
     "pow_jvp_off_by_one": "x ** 2 inside the rules of other ops",
-    "multiply_vjp_same_operand": "multiply is inside nearly every rule",
     "max_ties_not_split": "the one case with a tied max also uses maximum, which fewer pass",
     "softmax_forward_wrong_axis": "softmax's forward is inside cross_entropy's and "
                                   "logsumexp's rules; 1-d softmax cases pass",
     "broadcast_to_vjp_averages": "broadcast_to's VJP is sum_to, which reduces every "
                                  "broadcast gradient",
-    "squeeze_vjp_transposed": "squeeze is expand_dims's VJP: the cases using expand_dims "
-                              "fail at second order",
-    "conv2d_vjp_x_overlaps_overwrite": "col2im is also max_pool2d's VJP",
 }  # fmt: skip
 
 

@@ -26,7 +26,7 @@ OP_FLOOR = 0.5
 MUTANT_FLOOR = 0.7
 SHOWN = 3
 #: A qualifier (an order, a dtype) must hold this share of the failing cells, and MIN_CELLS.
-QUALIFIER_SHARE = 0.25
+QUALIFIER_SHARE = 0.15
 MIN_CELLS = 2
 #: Verdicts of cells that count as passing for attribution (judged, and right).
 PASSING = ("pass",)
@@ -122,13 +122,15 @@ def _best_split(
 ) -> tuple[float, Cause, np.ndarray]:
     """The op's best qualifier (none, an order, a dtype), its score and the failing cells it
     explains. Score, within the qualifier's cells: the share of the failing ones of cases
-    using the op minus the share of the passing ones. A qualifier must hold a quarter of the
-    failing cells (two at least): a perfect split of a handful explains nothing. An order (or
-    dtype) is named only when the op does not separate the cells of the other orders (dtypes)
-    as well: a bug of every order is the op's, unqualified."""
+    using the op minus the share of the passing ones. A qualifier must hold QUALIFIER_SHARE of
+    the failing cells (two at least): a perfect split of a handful explains nothing (a quarter
+    was too many once d3 and the self-checks spread a first-order bug's failures over more
+    second- and third-order cells of other ops' rules). An order (or dtype) is named only when
+    the op does not separate the cells of every other order (dtype) as well: a bug of every
+    order is the op's, unqualified."""
     uses = {c for c, ops in case_ops.items() if op in ops}
     splits = []
-    for label, noun, kind, keep in _qualifiers(failing, passing):
+    for label, noun, kind, member, keep in _qualifiers(failing, passing):
         mine = keep(failing)
         p = passing[keep(passing)]
         if mine.sum() < max(MIN_CELLS, QUALIFIER_SHARE * len(failing)) or p.empty:
@@ -136,15 +138,20 @@ def _best_split(
         hit = mine & failing["case"].isin(uses).to_numpy()
         b = int(p["case"].isin(uses).sum())
         splits.append((float(hit.sum() / mine.sum() - b / len(p)), label, noun, kind, mine, hit,
-                       b, len(p)))  # fmt: skip
+                       b, len(p), member))  # fmt: skip
     if not splits:
         return 0.0, Cause("op", op, 0.0, ""), np.zeros(len(failing), dtype=bool)
-    best = max(splits, key=lambda s: s[0])  # the first of equals: unqualified before qualified
-    kin = [s for s in splits if s[3] == best[3]]
+    # of equal scores, the one explaining the most failing cells (unqualified before qualified)
+    best = max(splits, key=lambda s: (round(s[0], 9), int(s[5].sum())))
+    family = "order" if best[3] == "order+" else best[3]
+    kin = [s for s in splits if s[3] == family]
     whole = [s for s in splits if not s[1]]
-    if best[1] and whole and len(kin) > 1 and all(s[0] >= OP_FLOOR for s in kin):
-        best = (min(s[0] for s in kin), *whole[0][1:])  # every order (dtype) separates
-    score, label, noun, _, mine, hit, b, n_pass = best
+    # every order (dtype) of the op's cases separates, each with failing cells of its own: a
+    # bug of every order is the op's, unqualified (not when some order passes throughout)
+    every = {s[8] for s in kin} >= _members(family, failing, passing, uses)
+    if best[1] and whole and len(kin) > 1 and every and all(s[0] >= OP_FLOOR for s in kin):
+        best = (min(s[0] for s in kin), *whole[0][1:])
+    score, label, noun, _, mine, hit, b, n_pass, _ = best
     where = f" ({label})" if label else ""
     rest = "" if len(failing) == total else " other"
     cells = f"{noun} " if noun else ""
@@ -166,23 +173,32 @@ def _from_order(d: pd.DataFrame, order: int) -> np.ndarray:
     return d["quantity"].map(ORDER).ge(order).to_numpy() & ~checks
 
 
+def _members(family: str, failing: pd.DataFrame, passing: pd.DataFrame, uses: set) -> set:
+    """The orders (or dtypes) of the cells of cases using the op, failing or passing."""
+    rows = pd.concat([failing, passing])
+    rows = rows[rows["case"].isin(uses)]
+    if family == "order":
+        return {ORDER[q] for q in rows["quantity"]}
+    return set(rows["dtype"]) if family == "dtype" else set()
+
+
 def _qualifiers(failing: pd.DataFrame, passing: pd.DataFrame) -> list:
-    """(label, the cells it keeps in words, its kind, keep) for no qualifier, each order, each
-    order and up, and each dtype among the failing cells."""
-    out = [("", "", "", lambda d: np.ones(len(d), dtype=bool))]
+    """(label, the cells it keeps in words, its kind, its order or dtype, keep) for no
+    qualifier, each order, each order and up, and each dtype among the failing cells."""
+    out = [("", "", "", None, lambda d: np.ones(len(d), dtype=bool))]
     orders = sorted({ORDER[q] for q in failing["quantity"]})
     for order in orders:
         word, noun = _ORDER_WORDS[order]
-        out.append((f"{word} only", noun, "order",
+        out.append((f"{word} only", noun, "order", order,
                     lambda d, o=order: d["quantity"].map(ORDER).eq(o).to_numpy()))  # fmt: skip
     # A rule wrong from some order on is wrong at every order above it (d3 nests the HVP):
     # "and up" spans them, leaving out the self-checks, whose order is no derivative's.
     for order in (o for o in orders[:-1] if o > 0):
         word, noun = _ORDER_WORDS[order]
-        out.append((f"{word} and up", f"{noun}-and-up", "order",
+        out.append((f"{word} and up", f"{noun}-and-up", "order+", None,
                     lambda d, o=order: _from_order(d, o)))  # fmt: skip
     for dtype in sorted(set(failing["dtype"])):
-        out.append((f"{dtype} only", dtype, "dtype",
+        out.append((f"{dtype} only", dtype, "dtype", dtype,
                     lambda d, t=dtype: d["dtype"].eq(t).to_numpy()))  # fmt: skip
     return out
 
