@@ -55,7 +55,8 @@ BROKEN_CODE = (NameError, SyntaxError, UnboundLocalError, ImportError)
 
 @pytest.fixture(scope="module")
 def real_derivatives():
-    """The real engine's grad, jvp and hvp of each registry case, computed when first asked."""
+    """The real engine's grad, jvp, hvp and d3 of each registry case, computed when first
+    asked."""
     be, cases = inhouse.InHouse(), [c for c in load_cases().values() if "large" not in c.tags]
     problems = [make_problem(c, 0, "float64") for c in cases]
     memo: dict = {}
@@ -75,7 +76,7 @@ def test_each_mutant_plants_a_bug_rather_than_crashing(mutant, real_derivatives)
     be, cases, problems, real = real_derivatives
     with installed(mutant) as mutated:
         for i, case in enumerate(cases):
-            for q in ("grad", "jvp", "hvp"):
+            for q in ("grad", "jvp", "hvp", "d3"):
                 inhouse.engine = real_engine
                 want = real(i, q)
                 inhouse.engine = mutated
@@ -87,7 +88,7 @@ def test_each_mutant_plants_a_bug_rather_than_crashing(mutant, real_derivatives)
                     return  # a fault of the planted bug (a wrong shape, say): it is reached
                 if np.shape(got) != np.shape(want) or not np.array_equal(got, want):
                     return
-    pytest.fail(f"{mutant.name} changes no grad, jvp or hvp of any case")
+    pytest.fail(f"{mutant.name} changes no grad, jvp, hvp or d3 of any case")
 
 
 def test_an_unmutated_copy_computes_exactly_what_the_engine_does():
