@@ -7,6 +7,7 @@ dtype's cells see the very same point and float64 oracles can judge lower-precis
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,18 @@ class Problem:
     @property
     def m(self) -> int:
         return int(np.prod(self.out_shape, dtype=int))
+
+    def digest(self, probes: tuple[str, ...] = ("cotangent", "tangent", "direction")) -> str:
+        """The inputs (every argument, exactly: shape, dtype and bytes) and the named probes as
+        one digest: what a result computed at this point depends on besides the case."""
+        h = hashlib.blake2b(digest_size=16)
+        for name in sorted(self.args):
+            a = np.ascontiguousarray(self.args[name])
+            h.update(f"{name}{a.shape}{a.dtype}".encode() + a.tobytes())
+        for name in probes:
+            a = np.ascontiguousarray(getattr(self, name))
+            h.update(f"{name}{a.shape}{a.dtype}".encode() + a.tobytes())
+        return h.hexdigest()
 
     def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """A flat vector over the differentiable inputs, as one array per input."""

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import hashlib
 import math
 import operator
 import sys
@@ -356,16 +355,16 @@ class MpMath(Backend):
 
     def prepare(self, plan: Any) -> None:
         self._memo.clear()
-        self._planned = {_digest(p): set(qs) for p, qs in plan}
+        self._planned = {p.digest(()): set(qs) for p, qs in plan}
 
     # -- the cells --------------------------------------------------------------------------
     def compute(self, quantity: str, p: Problem) -> np.ndarray:
         how = getattr(self, f"_{quantity}", None)
         if how is None:
             raise Unsupported(f"mp does not compute {quantity}")
-        if _digest(p) != self._current:  # another point: the memo holds one problem's work
+        if p.digest(()) != self._current:  # another point: the memo holds one problem's work
             self._memo.clear()
-            self._current = _digest(p)
+            self._current = p.digest(())
         return self._out(how(_Bound(self, p)), p)
 
     def value(self, p: Problem) -> np.ndarray:
@@ -395,7 +394,7 @@ class MpMath(Backend):
         return self._measured(b)[0].reshape(b.p.out_shape)
 
     def _jacobian(self, b: _Bound) -> Any:
-        key = ("jacobian", _digest(b.p))
+        key = ("jacobian", b.p.digest(()))
         if key not in self._memo:
             self._afford("jacobian", b)
             cols = [np.ravel(stencil(b.ctx, lambda t, i=i: b.f(b.bump(t, i)), 1))
@@ -404,7 +403,7 @@ class MpMath(Backend):
         return self._memo[key]
 
     def _grad(self, b: _Bound) -> Any:
-        if ("jacobian", _digest(b.p)) not in self._memo:
+        if ("jacobian", b.p.digest(())) not in self._memo:
             self._afford("grad", b)
         return np.dot(b.u, self._jacobian(b))
 
@@ -415,7 +414,7 @@ class MpMath(Backend):
         return np.asarray(d, dtype=object).reshape(b.p.out_shape)
 
     def _hessian(self, b: _Bound) -> Any:
-        key = ("hessian", _digest(b.p, "cotangent"))
+        key = ("hessian", b.p.digest(("cotangent",)))
         if key not in self._memo:
             self._afford("hessian", b)
             n = b.p.n
@@ -429,7 +428,7 @@ class MpMath(Backend):
 
     def _hvp(self, b: _Bound) -> Any:
         w = b.probe("direction")
-        key = ("hessian", _digest(b.p, "cotangent"))
+        key = ("hessian", b.p.digest(("cotangent",)))
         if key in self._memo or self._hessian_wanted(b):
             return np.dot(self._hessian(b), w)
         self._afford("hvp", b)
@@ -446,7 +445,7 @@ class MpMath(Backend):
     # -- the budget ---------------------------------------------------------------------------
     def _hessian_wanted(self, b: _Bound) -> bool:
         """Whether this case's Hessian is asked for too and affordable: H w then costs nothing."""
-        if "hessian" not in self._planned.get(_digest(b.p), ()) or b.p.n > DENSE_LIMIT:
+        if "hessian" not in self._planned.get(b.p.digest(()), ()) or b.p.n > DENSE_LIMIT:
             return False
         try:
             self._afford("hessian", b)
@@ -457,7 +456,7 @@ class MpMath(Backend):
     def _measured(self, b: _Bound) -> tuple[Any, int]:
         """The case's value at DIGITS and the Python calls of one evaluation (the second: the
         first fills mpmath's caches of constants), each capped at twice the budget."""
-        key = ("value", _digest(b.p))
+        key = ("value", b.p.digest(()))
         if key not in self._memo:
             self._precheck("value", b)
             try:
@@ -521,17 +520,6 @@ def _real(v: Any) -> float:
 def _elements(p: Problem) -> int:
     """Elements of every input and of the output."""
     return sum(int(np.size(a)) for a in p.args.values()) + max(p.m, 1)
-
-
-def _digest(p: Problem, *probes: str) -> str:
-    """The problem's inputs (and the named probes) as one digest."""
-    h = hashlib.blake2b(digest_size=16)
-    for name in sorted(p.args):
-        a = np.ascontiguousarray(p.args[name])
-        h.update(f"{name}{a.shape}{a.dtype}".encode() + a.tobytes())
-    for name in probes:
-        h.update(name.encode() + np.ascontiguousarray(getattr(p, name), np.float64).tobytes())
-    return h.hexdigest()
 
 
 #: The ingredients of the seed's composite l = f(g(x), h(x)), by name.
