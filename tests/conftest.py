@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from harness import backends as backend_registry
+from harness import cache
 from harness.backends.base import Backend, Problem
 
 
@@ -60,3 +61,14 @@ def planted(monkeypatch):
 # One mutant-fingerprint cache for the whole suite, subprocesses included (they inherit it).
 os.environ.setdefault("HARNESS_THREADS", "1")  # as the CLI: small problems, shared cores
 os.environ.setdefault("HARNESS_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache"))
+
+
+@pytest.fixture
+def cache_folder(tmp_path, monkeypatch) -> Path:
+    """A project cache folder of the test's own (the process resolves it once: cleared
+    around)."""
+    where = tmp_path / "cache"
+    monkeypatch.setenv(cache.ENV, str(where))
+    cache.root.cache_clear()
+    yield where
+    cache.root.cache_clear()

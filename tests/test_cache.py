@@ -22,23 +22,13 @@ CSVS = ("summary.csv", "elements.csv")
 FEW = ["--cases", "two_paths", "softmax_batched_axis0", "--backends", "jax,fd,mp"]
 
 
-@pytest.fixture
-def folder(tmp_path, monkeypatch) -> Path:
-    """A cache folder of the test's own (the process resolves it once: cleared around)."""
-    where = tmp_path / "cache"
-    monkeypatch.setenv(cache.ENV, str(where))
-    cache.root.cache_clear()
-    yield where
-    cache.root.cache_clear()
-
-
 def run(tmp: Path, name: str) -> tuple[Path, dict]:
     out = tmp / name
     assert main(["validate", *FEW, "--out", str(out)]) in (0, 1)
     return out, json.loads((out / "metadata.json").read_text())["timings"]
 
 
-def test_a_warm_run_loads_every_program_and_writes_the_same_csvs(folder, tmp_path):
+def test_a_warm_run_loads_every_program_and_writes_the_same_csvs(cache_folder, tmp_path):
     cold, t_cold = run(tmp_path, "cold")
     warm, t_warm = run(tmp_path, "warm")
     assert t_cold.get("jax.programs_cached", 0) == 0 and t_cold["jax.programs"] > 0
@@ -46,12 +36,14 @@ def test_a_warm_run_loads_every_program_and_writes_the_same_csvs(folder, tmp_pat
     assert "jax.trace_s" not in t_warm
     for f in CSVS:
         assert (cold / f).read_bytes() == (warm / f).read_bytes(), f
-    assert list((folder / "harness").iterdir()) == [folder / "harness" / cache.source_digest()]
+    assert list((cache_folder / "harness").iterdir()) == [
+        cache_folder / "harness" / cache.source_digest()
+    ]
 
 
-def test_a_damaged_entry_is_compiled_again(folder, tmp_path):
+def test_a_damaged_entry_is_compiled_again(cache_folder, tmp_path):
     cold, _ = run(tmp_path, "cold")
-    for entry in (folder / "harness").rglob("*"):
+    for entry in (cache_folder / "harness").rglob("*"):
         if entry.is_file():
             entry.write_bytes(b"not a program")
     again, t = run(tmp_path, "again")
@@ -71,7 +63,7 @@ def test_off_keeps_nothing(tmp_path, monkeypatch):
         cache.root.cache_clear()
 
 
-def test_only_programs_the_source_digest_covers_are_kept(folder):
+def test_only_programs_the_source_digest_covers_are_kept(cache_folder):
     from harness.cases.chain_rule import two_paths
 
     jax = Jax()
@@ -94,7 +86,7 @@ def test_the_digest_follows_every_source_file(tmp_path, monkeypatch):
     assert cache.source_digest.__wrapped__() != before
 
 
-def test_a_figure_is_rendered_once(folder, monkeypatch):
+def test_a_figure_is_rendered_once(cache_folder, monkeypatch):
     err = np.abs(np.random.default_rng(0).standard_normal((4, 3))) * 1e-9
     first = plots.error_heatmap(err, 1e-9, "|error| of jacobian")
     monkeypatch.setattr(plots, "png_data_uri", lambda fig: pytest.fail("rendered again"))
@@ -102,9 +94,9 @@ def test_a_figure_is_rendered_once(folder, monkeypatch):
     assert first.startswith("data:image/png;base64,")
 
 
-def test_old_digests_are_pruned(folder):
+def test_old_digests_are_pruned(cache_folder):
     for i in range(cache.KEEP + 2):
-        (folder / "harness" / f"old{i}").mkdir(parents=True)
+        (cache_folder / "harness" / f"old{i}").mkdir(parents=True)
     cache.write("jax", "entry", b"data")
-    kept = {p.name for p in (folder / "harness").iterdir()}
+    kept = {p.name for p in (cache_folder / "harness").iterdir()}
     assert len(kept) == cache.KEEP and cache.source_digest() in kept

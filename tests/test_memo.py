@@ -4,11 +4,8 @@ method, or an error."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pytest
 
 from harness import cache
 from harness.backends.fd import FiniteDifferences
@@ -20,22 +17,13 @@ DTYPES = ("float64", "float32")
 QS = ("value", "grad", "jvp", "hvp")
 
 
-@pytest.fixture
-def folder(tmp_path, monkeypatch) -> Path:
-    where = tmp_path / "cache"
-    monkeypatch.setenv(cache.ENV, str(where))
-    cache.root.cache_clear()
-    yield where
-    cache.root.cache_clear()
-
-
 def _run(backends=("inhouse", "fd", "mp"), case: str = "softmax_1d"):
     r = Runner(list(backends), seed=0)
     rows, _ = r.run_case(load_cases()[case], DTYPES, QS)
     return r, rows
 
 
-def test_a_second_runner_recalls_every_oracle_cell_and_judges_the_same(folder):
+def test_a_second_runner_recalls_every_oracle_cell_and_judges_the_same(cache_folder):
     first, rows1 = _run()
     fd_cells = sum(1 for row in rows1 if row["backend"] == "fd")
     assert fd_cells > 0 and not first.memo.recalled
@@ -60,7 +48,7 @@ def test_within_a_process_a_rerun_recalls_without_the_project_cache(monkeypatch)
         cache.root.cache_clear()
 
 
-def test_a_replaced_oracle_method_is_computed_not_recalled(folder, monkeypatch):
+def test_a_replaced_oracle_method_is_computed_not_recalled(cache_folder, monkeypatch):
     _run()  # warm: fd's right gradients are in the cache
     monkeypatch.setattr(FiniteDifferences, "grad", lambda self, p: np.full(p.n, 7.0))
     r, rows = _run()
@@ -73,19 +61,19 @@ def _quadratic(xp, x):
     return xp.sum(x * x)
 
 
-def test_a_case_outside_the_package_is_recalled_in_the_process_only(folder):
+def test_a_case_outside_the_package_is_recalled_in_the_process_only(cache_folder):
     case = Case("memo_quadratic", _quadratic, "tests", {"x": scalar(0.5, 1.5)}, "sum(x * x)")
     r = Runner(["inhouse", "fd"], seed=0)
     r.run_case(case, ["float64"], ["grad"])
     r.run_case(case, ["float64"], ["grad"])
     assert r.memo.recalled["fd"] == 1
-    assert not any(path.is_file() for path in folder.rglob("*"))  # nothing on disk for it
+    assert not any(path.is_file() for path in cache_folder.rglob("*"))  # nothing on disk for it
     again = Runner(["inhouse", "fd"], seed=0)
     again.run_case(case, ["float64"], ["grad"])
     assert not again.memo.recalled
 
 
-def test_errors_are_not_kept_and_other_inputs_miss(folder):
+def test_errors_are_not_kept_and_other_inputs_miss(cache_folder):
     from harness.execute import Outcome
     from harness.memo import OracleMemo
     from harness.problem import make_problem
@@ -101,7 +89,7 @@ def test_errors_are_not_kept_and_other_inputs_miss(folder):
     assert memo.recall("fd", fd, "jvp", p) is None
 
 
-def test_backends_under_test_are_never_recalled(folder):
+def test_backends_under_test_are_never_recalled(cache_folder):
     _run()
     second, _ = _run()
     assert set(second.memo.recalled) <= {"fd", "mp"}

@@ -220,22 +220,13 @@ def test_a_case_calling_an_op_mp_lacks_is_skipped_with_the_reason():
 
 
 # -- the project cache --------------------------------------------------------------------------
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    where = tmp_path / "cache"
-    monkeypatch.setenv(cache.ENV, str(where))
-    cache.root.cache_clear()
-    yield where
-    cache.root.cache_clear()
-
-
 def _run(cases, quantities=QUANTITIES):
     runner = Runner(["mp", "inhouse"], seed=0)
     res = runner.run([load_cases()[c] for c in cases], ["float64"], quantities)
     return res.summary, runner.backends["mp"]
 
 
-def test_a_second_run_takes_every_mp_cell_from_the_cache(folder):
+def test_a_second_run_takes_every_mp_cell_from_the_cache(cache_folder):
     cold, be = _run(["softmax_1d", "lstm_l2_b2_c3"])
     assert be.evaluations > 100
     runner = Runner(["mp", "inhouse"], seed=0)
@@ -247,13 +238,13 @@ def test_a_second_run_takes_every_mp_cell_from_the_cache(folder):
     assert cold[cols].equals(warm[cols])
 
 
-def test_skipped_cells_are_kept_too_and_a_damaged_entry_is_recomputed(folder, monkeypatch):
+def test_skipped_cells_are_kept_too_and_a_damaged_entry_is_recomputed(cache_folder, monkeypatch):
     monkeypatch.setattr(mpmod, "BUDGET", 400)
     cold, _ = _run(["softmax_1d"], ("value", "hessian"))
     assert "BUDGET" in cold[(cold.backend == "mp") & (cold.quantity == "hessian")].reason.item()
     _, be = _run(["softmax_1d"], ("value", "hessian"))
     assert be.evaluations == 0
-    for entry in folder.rglob("*"):
+    for entry in cache_folder.rglob("*"):
         if entry.is_file():
             entry.write_bytes(b"not a result")
     again, be = _run(["softmax_1d"], ("value", "hessian"))
@@ -261,13 +252,13 @@ def test_skipped_cells_are_kept_too_and_a_damaged_entry_is_recomputed(folder, mo
     assert again.reason.tolist() == cold.reason.tolist()
 
 
-def test_a_case_outside_the_package_is_not_kept(folder):
+def test_a_case_outside_the_package_is_not_kept(cache_folder):
     case = Case("outside", lambda xp, x: xp.sin(x), "t", {"x": array(3)}, "y = sin(x)")
     for _ in range(2):
         runner = Runner(["mp"], seed=0)
         runner.run([case], ["float64"], ("value", "grad"))
         assert runner.backends["mp"].evaluations > 0
-    assert not [f for f in folder.rglob("*/oracles/*") if f.is_file()]
+    assert not [f for f in cache_folder.rglob("*/oracles/*") if f.is_file()]
 
 
 # -- the namespace ------------------------------------------------------------------------------

@@ -146,6 +146,36 @@ class Backend:
         here makes this backend's cells of the case errors, with the reason."""
 
 
+class Dispatched(Backend):
+    """A backend that computes every quantity in one method: it overrides ``compute(quantity,
+    p)`` (jax runs the case's compiled program, mp shares one point's stencils), and each
+    quantity's method calls it. d3 is d³/dt³ <u, f(x + t w)> at t = 0, shape ()."""
+
+    def compute(self, quantity: str, p: Problem) -> np.ndarray | Estimate:
+        raise NotImplementedError(f"{self.name} must override compute")
+
+    def value(self, p: Problem) -> np.ndarray | Estimate:
+        return self.compute("value", p)
+
+    def grad(self, p: Problem) -> np.ndarray | Estimate:
+        return self.compute("grad", p)
+
+    def jvp(self, p: Problem) -> np.ndarray | Estimate:
+        return self.compute("jvp", p)
+
+    def hvp(self, p: Problem) -> np.ndarray | Estimate:
+        return self.compute("hvp", p)
+
+    def jacobian(self, p: Problem) -> np.ndarray | Estimate:
+        return self.compute("jacobian", p)
+
+    def hessian(self, p: Problem) -> np.ndarray | Estimate:
+        return self.compute("hessian", p)
+
+    def d3(self, p: Problem) -> np.ndarray | Estimate:
+        return self.compute("d3", p)
+
+
 def _with(p: Problem, **changes: Any) -> Problem:
     q = Problem(p.fn, p.args, p.wrt, p.dtype, p.cotangent, p.tangent, p.direction, p.out_shape)
     for k, v in changes.items():

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.backends import jax_programs
-from harness.backends.base import Backend, Problem
+from harness.backends.base import Backend, Dispatched, Problem
 from harness.namespace import pair, pool_args
 from harness.vocabulary import QUANTITY, provide
 
@@ -121,7 +121,7 @@ def _traces(quantities: Sequence[str]) -> list[str]:
     return out
 
 
-class Jax(Backend):
+class Jax(Dispatched):
     """JAX transformations (vjp, jvp, forward-over-reverse hvp, hessian), jit-compiled once per
     case, shape, dtype and quantity, and reused for every seed."""
 
@@ -320,27 +320,6 @@ class Jax(Backend):
             return out
 
         return bundle
-
-    def value(self, p: Problem) -> np.ndarray:
-        return self.compute("value", p)
-
-    def grad(self, p: Problem) -> np.ndarray:
-        return self.compute("grad", p)
-
-    def jvp(self, p: Problem) -> np.ndarray:
-        return self.compute("jvp", p)
-
-    def hvp(self, p: Problem) -> np.ndarray:
-        return self.compute("hvp", p)
-
-    def jacobian(self, p: Problem) -> np.ndarray:
-        return self.compute("jacobian", p)
-
-    def hessian(self, p: Problem) -> np.ndarray:
-        return self.compute("hessian", p)
-
-    def d3(self, p: Problem) -> np.ndarray:
-        return self.compute("d3", p)
 
 
 class JaxCuda(Jax):

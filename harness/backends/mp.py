@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.backends.base import Backend, Problem, Unsupported
+from harness.backends.base import Dispatched, Problem, Unsupported
 from harness.namespace import conv2d, max_pool2d
 from harness.vocabulary import DENSE_LIMIT, REFERENCE_DTYPE, VOCABULARY, provide
 
@@ -316,7 +316,7 @@ class _Bound:
         return x
 
 
-class MpMath(Backend):
+class MpMath(Dispatched):
     """Finite differences in mpmath at DIGITS significant digits (the module's docstring), every
     case, every cell within BUDGET; float64 rows only, which lower dtypes' groups borrow."""
 
@@ -366,28 +366,6 @@ class MpMath(Backend):
             self._memo.clear()
             self._current = p.digest(())
         return self._out(how(_Bound(self, p)), p)
-
-    def value(self, p: Problem) -> np.ndarray:
-        return self.compute("value", p)
-
-    def grad(self, p: Problem) -> np.ndarray:
-        return self.compute("grad", p)
-
-    def jvp(self, p: Problem) -> np.ndarray:
-        return self.compute("jvp", p)
-
-    def hvp(self, p: Problem) -> np.ndarray:
-        return self.compute("hvp", p)
-
-    def jacobian(self, p: Problem) -> np.ndarray:
-        return self.compute("jacobian", p)
-
-    def hessian(self, p: Problem) -> np.ndarray:
-        return self.compute("hessian", p)
-
-    def d3(self, p: Problem) -> np.ndarray:
-        """d³/dt³ <u, f(x + t w)> at t = 0 (u the cotangent, w the direction), shape ()."""
-        return self.compute("d3", p)
 
     # -- in mp (object arrays of mpf, before rounding) ----------------------------------------
     def _value(self, b: _Bound) -> Any:
