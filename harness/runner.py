@@ -169,6 +169,7 @@ class Runner:
         fit = self._sensitivity_backends(case, qs) if low else {}
         sens = Sensitivity(case, problems[REFERENCE_DTYPE], low, fit, self.seed)
         self._prepare(case, problems, qs, need_ref, sens)
+        own, borrowed_from = self._compute(case, problems, dts, qs, sens)
         reference: dict[str, dict[str, Outcome]] = {}  # the reference dtype's outcomes, by q
         for d in dts:
             p = problems[d]
@@ -180,12 +181,11 @@ class Runner:
                 if QUANTITY[q].self_check:
                     rows += self._self_check(case, q, p, done)
                     continue
-                outcomes = done[q] = self._outcomes(case, q, p)
+                outcomes = done[q] = own[d, q]
                 if d == REFERENCE_DTYPE:
                     reference[q] = outcomes
                 elif q not in reference:  # not run in the reference dtype: its oracles alone
-                    reference[q] = self._outcomes(case, q, problems[REFERENCE_DTYPE],
-                                                  only=self._reference_voters(sens, q))  # fmt: skip
+                    reference[q] = borrowed_from[q]
                 oracles = {k: o for k, o in reference[q].items() if self.traits[k].oracle}
                 borrowed = _borrowed(oracles) if d != REFERENCE_DTYPE else {}
                 evidence = self._evidence(case, q, p, {**outcomes, **borrowed})
@@ -198,6 +198,44 @@ class Runner:
                 rows += judged.rows
                 elems += judged.elements
         return rows, elems
+
+    def _compute(
+        self,
+        case: Case,
+        problems: Mapping[str, Problem],
+        dts: Sequence[str],
+        qs: Sequence[str],
+        sens: Sensitivity,
+    ) -> tuple[dict[tuple[str, str], dict[str, Outcome]], dict[str, dict[str, Outcome]]]:
+        """Every group's outcomes before any is judged: by (dtype, quantity), and the
+        reference dtype's by quantity where that dtype is not run (its oracles and the
+        sensitivity term's first backend). Backends that prepare ahead (jax compiles while the
+        others compute) are asked last; each group's outcomes are in backend order."""
+        ahead = {n for n, be in self.backends.items() if getattr(type(be), "prepares_ahead", False)}
+        passes = [set(self.backends) - ahead, ahead] if ahead else [set(self.backends)]
+        own: dict[tuple[str, str], dict[str, Outcome]] = {}
+        borrowed_from: dict[str, dict[str, Outcome]] = {}
+        for only in (names for names in passes if names):
+            in_reference = set()
+            for d in dts:
+                for q in qs:
+                    if (d, q) in case.unrepresentable or QUANTITY[q].self_check:
+                        continue
+                    own.setdefault((d, q), {}).update(self._outcomes(case, q, problems[d], only))
+                    if d == REFERENCE_DTYPE:
+                        in_reference.add(q)
+                    elif q not in in_reference:
+                        in_reference.add(q)
+                        voters = self._reference_voters(sens, q) & only
+                        got = self._outcomes(case, q, problems[REFERENCE_DTYPE], voters)
+                        borrowed_from.setdefault(q, {}).update(got)
+        order = {name: i for i, name in enumerate(self.backends)}
+
+        def ordered(outcomes: dict[str, Outcome]) -> dict[str, Outcome]:
+            return dict(sorted(outcomes.items(), key=lambda kv: order[kv[0]]))
+
+        return ({k: ordered(v) for k, v in own.items()},
+                {k: ordered(v) for k, v in borrowed_from.items()})  # fmt: skip
 
     def _self_check(
         self, case: Case, q: str, p: Problem, done: dict[str, dict[str, Outcome]]

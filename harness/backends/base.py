@@ -85,6 +85,10 @@ class Backend:
     #: formula under audit is judged on its formula). A function under audit that is real AD
     #: (harness.check's subject) sets True.
     self_checks: ClassVar[bool | None] = None
+    #: True when ``prepare`` starts work that runs beside the other backends (jax compiles
+    #: the case's program on a thread of its own): the runner then asks for this backend's
+    #: cells of a case after the other backends', so that the work overlaps theirs.
+    prepares_ahead: ClassVar[bool] = False
 
     #: How it computes each quantity, for the failure text ("HVP (reverse over reverse)").
     methods: ClassVar[dict[str, str]] = {"jacobian": "from JVPs", "hessian": "from HVPs"}

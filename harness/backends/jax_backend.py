@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -104,7 +107,34 @@ FAST_COMPILE = {
     "xla_cpu_use_fusion_emitters": False,
     "xla_cpu_parallel_codegen_split_count": 1,
 }
-FAST_COMPILE_LIMIT = 4096  # input elements
+FAST_COMPILE_LIMIT = 4096  # input elements (of one problem)
+#: One compilation at a time (the one prepare() started on its thread, a cell's own): JAX's
+#: cache settings are switched around each (jax_programs.compile_and_keep).
+_COMPILING = threading.Lock()
+
+
+@dataclass
+class _Program:
+    """The program of a case's problems, one per dtype (their bundles side by side), which
+    prepare() compiles on a thread of its own while the other backends compute."""
+
+    members: list[tuple[Problem, tuple[str, ...]]]
+    ready: Future  # the compiled program, or the fault that stopped it
+
+
+def _in_background(work: Callable[[], Any]) -> Future:
+    """`work()` on a daemon thread (a run that stops never waits for a compilation)."""
+    done: Future = Future()
+
+    def run() -> None:
+        done.set_running_or_notify_cancel()
+        try:
+            done.set_result(work())
+        except BaseException as e:  # handed to the cell that waits for it
+            done.set_exception(e)
+
+    threading.Thread(target=run, name="harness-jax-compile", daemon=True).start()
+    return done
 
 
 def _traces(quantities: Sequence[str]) -> list[str]:
@@ -121,6 +151,11 @@ def _traces(quantities: Sequence[str]) -> list[str]:
     return out
 
 
+def _names(quantities: Sequence[str]) -> list[str]:
+    """The results of a bundle of `quantities`, in the order it returns them."""
+    return [q for k in _traces(quantities) for q in k.split("+")]
+
+
 class Jax(Dispatched):
     """JAX transformations (vjp, jvp, forward-over-reverse hvp, hessian), jit-compiled once per
     case, shape, dtype and quantity, and reused for every seed."""
@@ -134,11 +169,14 @@ class Jax(Dispatched):
     install = "pip install 'harness[jax]'"
     #: the JAX platform this backend computes on (its GPU twin: "cuda")
     platform = "cpu"
+    prepares_ahead = True
 
     def __init__(self) -> None:
         self._jax: Any = None
         self._compiled: dict[tuple, Callable] = {}
+        self._compiling: dict[tuple, Future] = {}
         self._plan: dict[int, tuple[Problem, tuple[str, ...]]] = {}
+        self._programs: dict[int, _Program] = {}
         self._results: dict[int, dict[str, np.ndarray] | None] = {}
         #: seconds spent tracing/lowering and compiling, apart from running (reported apart)
         self.timings: dict[str, float] = defaultdict(float)
@@ -169,12 +207,22 @@ class Jax(Dispatched):
             self._compiled[key] = self._compile(build, args, (quantity, *key[2:]), p, out)
         return self._compiled[key]
 
-    def _compile(self, build: Callable, args: tuple, what: tuple, p: Problem, out: Any) -> Any:
+    def _compile(
+        self, build: Callable, args: tuple, what: tuple, p: Problem, out: Any, per: int = 1
+    ) -> Any:
         """jit ahead of time, so that trace and compile seconds are counted apart from runs;
-        a registry case's program is loaded from the project cache when a run compiled it."""
+        a registry case's program is loaded from the project cache when a run compiled it.
+        `per`: how many problems' arguments `args` holds (the fast build is chosen by the
+        size of one)."""
+        with _COMPILING:
+            return self._compile_now(build, args, what, p, out, per)
+
+    def _compile_now(
+        self, build: Callable, args: tuple, what: tuple, p: Problem, out: Any, per: int
+    ) -> Any:
         t0 = time.perf_counter()
         jax = self._import()
-        size = sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(args))
+        size = sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(args)) // per
         fast = (
             size <= FAST_COMPILE_LIMIT
             and self.platform == "cpu"
@@ -263,14 +311,56 @@ class Jax(Dispatched):
         args = self._args(p, p.direction if quantity in _SECOND else p.tangent)
         return np.asarray(self._fn(quantity, p, args)(*args))
 
-    # -- one program per case and dtype ----------------------------------------------------
+    # -- one program per case, compiled while the other backends compute ------------------
     def prepare(self, plan: Sequence[tuple[Problem, Sequence[str]]]) -> None:
-        """Compile each problem's quantities as one program, run by its first cell; the other
-        cells read their results. XLA's cost is mostly per program (about four times less
-        compile time than a program per quantity); a program is specialised to one dtype, and
-        one program for both dtypes measured no faster, so it is one per case and dtype."""
-        self._plan = {id(p): (p, tuple(qs)) for p, qs in plan if len(qs) > 1}
-        self._results = {}
+        """Compile the case's quantities as one program on a thread of its own (the runner
+        asks for this backend's cells after the others', so that tracing overlaps their work
+        and XLA's compilation, which leaves Python free, runs beside it); the first cell runs
+        it and the other cells read their results. XLA's cost is mostly per program (a
+        program per quantity compiled about four times slower, and a program per dtype pays
+        the fixed part of lowering and compiling once more per dtype), so the program holds
+        every quantity of the first problem of each dtype. Other problems of a dtype already
+        held (the perturbed inputs of the low-precision term) get a program of their own."""
+        self._plan = {id(p): (p, tuple(qs)) for p, qs in plan if qs}
+        self._results, self._programs = {}, {}
+        members: dict[Any, tuple[Problem, tuple[str, ...]]] = {}
+        for p, qs in self._plan.values():
+            members.setdefault(np.dtype(p.dtype), (p, qs))
+        if members:
+            program = _Program(list(members.values()), self._program(list(members.values())))
+            self._programs.update({id(p): program for p, _ in program.members})
+
+    def _program(self, members: list[tuple[Problem, tuple[str, ...]]]) -> Future:
+        """The compiled program of `members`: at once when compiled before, else a compilation
+        started in the background (or already under way for an earlier run of the case)."""
+        first = members[0][0]
+        sig = tuple((str(np.dtype(p.dtype)), qs) for p, qs in members)
+        key = ("case", sig, first.fn, tuple(sorted(first.shapes.items())), first.wrt)
+        if key in self._compiled:
+            done: Future = Future()
+            done.set_result(self._compiled[key])
+            return done
+        if key not in self._compiling:
+            self._compiling[key] = _in_background(lambda: self._compile_case(key, members))
+        return self._compiling[key]
+
+    def _compile_case(self, key: tuple, members: list[tuple[Problem, tuple[str, ...]]]) -> Any:
+        jax = self._import()
+        with jax.default_device(jax.devices(self.platform)[0]):
+            args = tuple(self._bundle_args(p) for p, _ in members)
+            trees = tuple(dict.fromkeys(_names(qs), 0) for _, qs in members)
+            bundles = [functools.partial(self._bundle, qs, p) for p, qs in members]
+
+            def build() -> Callable:
+                fns = [b() for b in bundles]
+                return lambda *a: tuple(f(*x) for f, x in zip(fns, a, strict=True))
+
+            compiled = self._compile(
+                build, args, key[:2], members[0][0], jax.tree_util.tree_structure(trees),
+                per=len(members),
+            )  # fmt: skip
+        self._compiled[key] = compiled
+        return compiled
 
     def _bundled(self, quantity: str, p: Problem) -> np.ndarray | None:
         entry = self._plan.get(id(p))
@@ -281,11 +371,27 @@ class Jax(Dispatched):
         p = entry[0]
         if id(p) not in self._results:
             try:
-                self._results[id(p)] = self._run_bundle(p, entry[1])
+                self._results.update(self._results_of(p, entry[1]))
             except Exception:  # the cells compute one by one, each reporting its own fault
                 self._results[id(p)] = None
         got = self._results[id(p)]
         return None if got is None else got.pop(quantity, None)
+
+    def _results_of(self, p: Problem, quantities: tuple[str, ...]) -> dict[int, dict]:
+        """Results by problem: the case program's, for every problem it holds; else (a problem
+        it does not hold, or the program failed) this problem's own program's."""
+        program = self._programs.get(id(p))
+        if program is not None:
+            for member, _ in program.members:
+                self._programs.pop(id(member), None)
+            try:
+                compiled = program.ready.result()
+                outs = compiled(*(self._bundle_args(m) for m, _ in program.members))
+                return {id(m): {q: np.asarray(a) for q, a in out.items()}
+                        for (m, _), out in zip(program.members, outs, strict=True)}  # fmt: skip
+            except Exception:  # each problem on its own, then each cell on its own
+                pass
+        return {id(p): self._run_bundle(p, quantities)}
 
     def _swapped(self, quantity: str, p: Problem) -> tuple[Problem, tuple[str, ...]] | None:
         """The planned problem whose symmetry check asks for this hvp: the same inputs, with
@@ -297,16 +403,18 @@ class Jax(Dispatched):
                 return planned, qs
         return None
 
-    def _run_bundle(self, p: Problem, quantities: tuple[str, ...]) -> dict[str, np.ndarray]:
+    def _bundle_args(self, p: Problem) -> tuple:
         x, c, u, v = self._args(p, p.tangent)
-        w = self._import().numpy.asarray(p.direction, dtype=p.dtype)
+        return x, c, u, v, self._import().numpy.asarray(p.direction, dtype=p.dtype)
+
+    def _run_bundle(self, p: Problem, quantities: tuple[str, ...]) -> dict[str, np.ndarray]:
+        args = self._bundle_args(p)
         key = ("bundle", quantities, p.fn, p.dtype, tuple(sorted(p.shapes.items())), p.wrt)
         if key not in self._compiled:
-            names = [q for k in _traces(quantities) for q in k.split("+")]
-            out = self._import().tree_util.tree_structure(dict.fromkeys(names, 0))
+            out = self._import().tree_util.tree_structure(dict.fromkeys(_names(quantities), 0))
             build = functools.partial(self._bundle, quantities, p)
-            self._compiled[key] = self._compile(build, (x, c, u, v, w), key[:2], p, out)
-        return {q: np.asarray(a) for q, a in self._compiled[key](x, c, u, v, w).items()}
+            self._compiled[key] = self._compile(build, args, key[:2], p, out)
+        return {q: np.asarray(a) for q, a in self._compiled[key](*args).items()}
 
     def _bundle(self, quantities: tuple[str, ...], p: Problem) -> Callable:
         """One function computing all of `quantities` (paired ones from one trace)."""

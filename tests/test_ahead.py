@@ -1,0 +1,100 @@
+"""Backends that prepare ahead: jax compiles a case's one program (every dtype) on a thread of
+its own while the other backends compute, and the runner asks for its cells last; the reports
+keep backend order, and a program that fails costs only its own cells."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from harness.backends import get
+from harness.backends.inhouse import InHouse
+from harness.library import load_cases
+from harness.registry import Case, scalar
+from harness.runner import Runner
+
+DTYPES = ("float64", "float32")
+QUANTITIES = ("value", "grad", "jvp", "hvp")
+
+
+class Logged(InHouse):
+    """The in-house engine, writing each cell it computes into a shared log."""
+
+    log: list[str]
+
+    def compute(self, quantity, p):
+        self.log.append(self.name)
+        return super().compute(quantity, p)
+
+
+def _logged(name: str, log: list[str], ahead: bool) -> InHouse:
+    cls = type(name, (Logged,), {"name": name, "prepares_ahead": ahead, "log": log})
+    return cls()
+
+
+def test_a_backend_that_prepares_ahead_is_asked_last_and_rows_keep_backend_order():
+    log: list[str] = []
+    backends = {"ahead": _logged("ahead", log, True), "early": _logged("early", log, False),
+                "fd": get("fd")}  # fmt: skip
+    rows, _ = Runner(backends, seed=0).run_case(load_cases()["two_paths"], DTYPES, QUANTITIES)
+    assert log.count("ahead") == log.count("early") == len(DTYPES) * len(QUANTITIES)
+    assert log.index("ahead") > max(i for i, name in enumerate(log) if name == "early")
+    groups: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        groups.setdefault((r["quantity"], r["dtype"]), []).append(r["backend"])
+    assert set(groups) == {(q, d) for q in QUANTITIES for d in DTYPES}
+    # fd computes in float64 only (its results are borrowed by the float32 groups)
+    want = {"float64": ["ahead", "early", "fd"], "float32": ["ahead", "early"]}
+    assert all(names == want[d] for (_, d), names in groups.items()), groups
+    assert {r["verdict"] for r in rows} == {"pass"}
+
+
+@pytest.fixture
+def jax_backend():
+    pytest.importorskip("jax")
+    return get("jax")
+
+
+def test_jax_compiles_one_program_for_every_dtype_on_a_thread_of_its_own(
+    jax_backend, cache_folder, monkeypatch
+):
+    threads: list[str] = []
+    compile_now = type(jax_backend)._compile_now
+
+    def spy(self, *args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return compile_now(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(jax_backend), "_compile_now", spy)
+    runner = Runner({"jax": jax_backend, "fd": get("fd")}, seed=0)
+    rows, _ = runner.run_case(load_cases()["softmax_1d"], DTYPES, QUANTITIES)
+    assert threads == ["harness-jax-compile"]  # one program, both dtypes, not on the caller's
+    assert jax_backend.timings["programs"] == 1
+    assert {r["verdict"] for r in rows if r["backend"] == "jax"} == {"pass"}
+    again, _ = runner.run_case(load_cases()["softmax_1d"], DTYPES, QUANTITIES)
+    assert threads == ["harness-jax-compile"]  # reused: nothing compiled again
+    assert [r["verdict"] for r in again] == [r["verdict"] for r in rows]
+
+
+def _jax_float32_refuses(xp, x):
+    if type(xp).__name__ == "JaxNamespace" and np.dtype(xp.dtype) == np.float32:
+        raise ValueError("this case refuses jax in float32")
+    return xp.sin(x) * x
+
+
+def test_a_dtype_the_program_cannot_trace_fails_only_its_own_cells(jax_backend, cache_folder):
+    doc = "x sin x, which jax may not trace in float32."
+    case = Case(name="refuses_f32", fn=_jax_float32_refuses, family="t",
+                inputs={"x": scalar()}, doc=doc)  # fmt: skip
+    rows, _ = Runner({"jax": jax_backend, "fd": get("fd")}, seed=0).run_case(
+        case, DTYPES, QUANTITIES
+    )
+    mine = {(r["quantity"], r["dtype"]): r for r in rows if r["backend"] == "jax"}
+    assert len(mine) == len(DTYPES) * len(QUANTITIES)
+    for (q, d), r in mine.items():
+        if d == "float64":
+            assert r["verdict"] == "pass", (q, r["reason"])
+        else:
+            assert r["verdict"] == "error" and "refuses jax in float32" in r["reason"], (q, r)
