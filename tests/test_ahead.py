@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from harness.backends import get
+from harness.backends import get, jax_programs
 from harness.backends.inhouse import InHouse
 from harness.library import load_cases
 from harness.registry import Case, scalar
@@ -61,13 +61,13 @@ def test_jax_compiles_one_program_for_every_dtype_on_a_thread_of_its_own(
     jax_backend, cache_folder, monkeypatch
 ):
     threads: list[str] = []
-    compile_now = type(jax_backend)._compile_now
+    compile_and_keep = jax_programs.compile_and_keep
 
-    def spy(self, *args, **kwargs):
+    def spy(*args, **kwargs):
         threads.append(threading.current_thread().name)
-        return compile_now(self, *args, **kwargs)
+        return compile_and_keep(*args, **kwargs)
 
-    monkeypatch.setattr(type(jax_backend), "_compile_now", spy)
+    monkeypatch.setattr(jax_programs, "compile_and_keep", spy)
     runner = Runner({"jax": jax_backend, "fd": get("fd")}, seed=0)
     rows, _ = runner.run_case(load_cases()["softmax_1d"], DTYPES, QUANTITIES)
     assert threads == ["harness-jax-compile"]  # one program, both dtypes, not on the caller's

@@ -151,6 +151,10 @@ def _traces(quantities: Sequence[str]) -> list[str]:
     return out
 
 
+def _first(members: Sequence[tuple[Problem, Any]]) -> Problem:
+    return members[0][0]
+
+
 def _names(quantities: Sequence[str]) -> list[str]:
     """The results of a bundle of `quantities`, in the order it returns them."""
     return [q for k in _traces(quantities) for q in k.split("+")]
@@ -211,15 +215,15 @@ class Jax(Dispatched):
         self, build: Callable, args: tuple, what: tuple, p: Problem, out: Any, per: int = 1
     ) -> Any:
         """jit ahead of time, so that trace and compile seconds are counted apart from runs;
-        a registry case's program is loaded from the project cache when a run compiled it.
-        `per`: how many problems' arguments `args` holds (the fast build is chosen by the
-        size of one)."""
-        with _COMPILING:
-            return self._compile_now(build, args, what, p, out, per)
+        a registry case's program is loaded from the project cache when a run compiled it."""
+        return self._lower(build, args, what, p, out, per)()
 
-    def _compile_now(
+    def _lower(
         self, build: Callable, args: tuple, what: tuple, p: Problem, out: Any, per: int
-    ) -> Any:
+    ) -> Callable[[], Any]:
+        """Trace and lower now (or load the program from the project cache): the function
+        returned compiles it. `per`: how many problems' arguments `args` holds (the fast
+        build is chosen by the size of one)."""
         t0 = time.perf_counter()
         jax = self._import()
         size = sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(args)) // per
@@ -238,14 +242,19 @@ class Jax(Dispatched):
                 self.timings["load_s"] += time.perf_counter() - t0
                 self.timings["programs"] += 1
                 self.timings["programs_cached"] += 1
-                return loaded
+                return lambda: loaded
         lowered = jax.jit(build()).lower(*args)
-        t1 = time.perf_counter()
-        compiled = jax_programs.compile_and_keep(jax, lowered, options, name)
-        self.timings["trace_s"] += t1 - t0
-        self.timings["compile_s"] += time.perf_counter() - t1
-        self.timings["programs"] += 1
-        return compiled
+        self.timings["trace_s"] += time.perf_counter() - t0
+
+        def finish() -> Any:
+            with _COMPILING:
+                t1 = time.perf_counter()
+                compiled = jax_programs.compile_and_keep(jax, lowered, options, name)
+                self.timings["compile_s"] += time.perf_counter() - t1
+                self.timings["programs"] += 1
+            return compiled
+
+        return finish
 
     def _impl(self, quantity: str, p: Problem) -> Callable:
         jax = self._import()
@@ -331,8 +340,10 @@ class Jax(Dispatched):
             self._programs.update({id(p): program for p, _ in program.members})
 
     def _program(self, members: list[tuple[Problem, tuple[str, ...]]]) -> Future:
-        """The compiled program of `members`: at once when compiled before, else a compilation
-        started in the background (or already under way for an earlier run of the case)."""
+        """The compiled program of `members`: at once when compiled before; else traced and
+        lowered now, and compiled in the background (or already under way for an earlier
+        run of the case). Tracing is Python's work, which a thread would only share the
+        interpreter with the other backends; XLA's compilation leaves it free."""
         first = members[0][0]
         sig = tuple((str(np.dtype(p.dtype)), qs) for p, qs in members)
         key = ("case", sig, first.fn, tuple(sorted(first.shapes.items())), first.wrt)
@@ -341,26 +352,35 @@ class Jax(Dispatched):
             done.set_result(self._compiled[key])
             return done
         if key not in self._compiling:
-            self._compiling[key] = _in_background(lambda: self._compile_case(key, members))
+            try:
+                finish = self._lower_case(key, members)
+            except Exception as e:  # its cells find out, and compute on their own
+                failed: Future = Future()
+                failed.set_exception(e)
+                return failed
+            self._compiling[key] = _in_background(lambda: self._keep(key, finish))
         return self._compiling[key]
 
-    def _compile_case(self, key: tuple, members: list[tuple[Problem, tuple[str, ...]]]) -> Any:
+    def _lower_case(
+        self, key: tuple, members: list[tuple[Problem, tuple[str, ...]]]
+    ) -> Callable[[], Any]:
         jax = self._import()
         with jax.default_device(jax.devices(self.platform)[0]):
             args = tuple(self._bundle_args(p) for p, _ in members)
             trees = tuple(dict.fromkeys(_names(qs), 0) for _, qs in members)
-            bundles = [functools.partial(self._bundle, qs, p) for p, qs in members]
+            fns = [self._bundle(qs, p) for p, qs in members]
 
             def build() -> Callable:
-                fns = [b() for b in bundles]
                 return lambda *a: tuple(f(*x) for f, x in zip(fns, a, strict=True))
 
-            compiled = self._compile(
-                build, args, key[:2], members[0][0], jax.tree_util.tree_structure(trees),
-                per=len(members),
-            )  # fmt: skip
-        self._compiled[key] = compiled
-        return compiled
+            out = jax.tree_util.tree_structure(trees)
+            return self._lower(build, args, key[:2], _first(members), out, len(members))
+
+    def _keep(self, key: tuple, finish: Callable[[], Any]) -> Any:
+        jax = self._import()
+        with jax.default_device(jax.devices(self.platform)[0]):
+            self._compiled[key] = finish()
+        return self._compiled[key]
 
     def _bundled(self, quantity: str, p: Problem) -> np.ndarray | None:
         entry = self._plan.get(id(p))
