@@ -93,7 +93,7 @@ def jax_anchor(case: Any, raw: dict[str, np.ndarray]) -> Callable[[], bool]:
     jax = _jax()
     from jax.test_util import check_grads
 
-    from harness.backends.jax_backend import JaxNamespace
+    from harness.backends.jax_namespace import JaxNamespace
 
     xp = JaxNamespace(jax, np.float64)
     floats = [n for n in raw if case.inputs[n].kind == "float"]

@@ -9,84 +9,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from harness.backends import jax_programs
 from harness.backends.base import Backend, Dispatched, Problem
-from harness.namespace import pair, pool_args
-from harness.vocabulary import QUANTITY, provide
-
-
-class JaxNamespace:
-    """The vocabulary on jax arrays of one dtype: jax.numpy's functions where the table maps
-    them mechanically, jax.nn, jax.scipy and jax.lax (convolution, pooling) where they differ."""
-
-    def __init__(self, jax: Any, dtype: Any) -> None:
-        import jax.lax
-        import jax.nn
-        import jax.numpy as jnp
-        import jax.scipy.special
-
-        self.jnp, self.nn, self.special, self.lax = jnp, jax.nn, jax.scipy.special, jax.lax
-        self.dtype = dtype
-        provide(self, ("numpy", lambda f: getattr(jnp, f)))
-
-    def asarray(self, a: Any) -> Any:
-        return self.jnp.asarray(np.asarray(a), dtype=self.dtype)
-
-    def sigmoid(self, a):
-        return self.nn.sigmoid(a)
-
-    def relu(self, a):
-        return self.nn.relu(a)
-
-    def sum(self, a, axis=None, keepdims=False):
-        return self.jnp.sum(a, axis=axis, keepdims=keepdims)
-
-    def mean(self, a, axis=None, keepdims=False):
-        return self.jnp.mean(a, axis=axis, keepdims=keepdims)
-
-    def max(self, a, axis=None, keepdims=False):
-        return self.jnp.max(a, axis=axis, keepdims=keepdims)
-
-    def erf(self, a):
-        return self.special.erf(a)
-
-    def softplus(self, a):
-        return self.nn.softplus(a)
-
-    def conv2d(self, x, w, stride=1, padding=0):
-        (sh, sw), (ph, pw) = pair(stride), pair(padding)
-        return self.lax.conv_general_dilated(
-            x, w, (sh, sw), ((ph, ph), (pw, pw)), dimension_numbers=("NCHW", "OIHW", "NCHW")
-        )
-
-    def max_pool2d(self, x, kernel_size, stride=None, padding=0):
-        (kh, kw), (sh, sw), (ph, pw) = pool_args(kernel_size, stride, padding)
-        pads = ((0, 0), (0, 0), (ph, ph), (pw, pw))
-        low = np.array(-np.inf, dtype=x.dtype)  # concrete: a jnp init value is not differentiable
-        return self.lax.reduce_window(x, low, self.lax.max, (1, 1, kh, kw), (1, 1, sh, sw), pads)
-
-    def take(self, a, indices, axis=None):
-        return self.jnp.take(a, self.jnp.asarray(np.asarray(indices)), axis=axis)
-
-    def softmax(self, a, axis=-1):
-        return self.nn.softmax(a, axis=axis)
-
-    def log_softmax(self, a, axis=-1):
-        return self.nn.log_softmax(a, axis=axis)
-
-    def logsumexp(self, a, axis=None, keepdims=False):
-        return self.special.logsumexp(a, axis=axis, keepdims=keepdims)
-
-    def cross_entropy(self, logits, labels):
-        lp = self.nn.log_softmax(logits, axis=-1)
-        lab = self.jnp.asarray(labels)
-        return -self.jnp.mean(self.jnp.take_along_axis(lp, lab[..., None], axis=-1)[..., 0])
-
+from harness.backends.jax_namespace import JaxNamespace
+from harness.vocabulary import QUANTITY
 
 #: Quantities probed along the direction w (the others along the tangent v).
 _SECOND = ("hvp", "hessian", "d3")
@@ -113,30 +43,6 @@ FAST_COMPILE_LIMIT = 4096  # input elements (of one problem)
 _COMPILING = threading.Lock()
 
 
-@dataclass
-class _Program:
-    """The program of a case's problems, one per dtype (their bundles side by side), which
-    prepare() compiles on a thread of its own while the other backends compute."""
-
-    members: list[tuple[Problem, tuple[str, ...]]]
-    ready: Future  # the compiled program, or the fault that stopped it
-
-
-def _in_background(work: Callable[[], Any]) -> Future:
-    """`work()` on a daemon thread (a run that stops never waits for a compilation)."""
-    done: Future = Future()
-
-    def run() -> None:
-        done.set_running_or_notify_cancel()
-        try:
-            done.set_result(work())
-        except BaseException as e:  # handed to the cell that waits for it
-            done.set_exception(e)
-
-    threading.Thread(target=run, name="harness-jax-compile", daemon=True).start()
-    return done
-
-
 def _traces(quantities: Sequence[str]) -> list[str]:
     """The functions to trace for `quantities`, grouped as _PAIRED allows; the self-checks
     are no trace of their own, but symmetry adds the HVP along the tangent (_SWAPPED)."""
@@ -149,10 +55,6 @@ def _traces(quantities: Sequence[str]) -> list[str]:
     if "symmetry" in quantities and "hvp" in quantities:
         out.append(_SWAPPED)
     return out
-
-
-def _first(members: Sequence[tuple[Problem, Any]]) -> Problem:
-    return members[0][0]
 
 
 def _names(quantities: Sequence[str]) -> list[str]:
@@ -180,7 +82,7 @@ class Jax(Dispatched):
         self._compiled: dict[tuple, Callable] = {}
         self._compiling: dict[tuple, Future] = {}
         self._plan: dict[int, tuple[Problem, tuple[str, ...]]] = {}
-        self._programs: dict[int, _Program] = {}
+        self._programs: dict[int, jax_programs.CaseProgram] = {}
         self._results: dict[int, dict[str, np.ndarray] | None] = {}
         #: seconds spent tracing/lowering and compiling, apart from running (reported apart)
         self.timings: dict[str, float] = defaultdict(float)
@@ -336,7 +238,9 @@ class Jax(Dispatched):
         for p, qs in self._plan.values():
             members.setdefault(np.dtype(p.dtype), (p, qs))
         if members:
-            program = _Program(list(members.values()), self._program(list(members.values())))
+            program = jax_programs.CaseProgram(
+                list(members.values()), self._program(list(members.values()))
+            )
             self._programs.update({id(p): program for p, _ in program.members})
 
     def _program(self, members: list[tuple[Problem, tuple[str, ...]]]) -> Future:
@@ -358,7 +262,7 @@ class Jax(Dispatched):
                 failed: Future = Future()
                 failed.set_exception(e)
                 return failed
-            self._compiling[key] = _in_background(lambda: self._keep(key, finish))
+            self._compiling[key] = jax_programs.in_background(lambda: self._keep(key, finish))
         return self._compiling[key]
 
     def _lower_case(
@@ -374,7 +278,7 @@ class Jax(Dispatched):
                 return lambda *a: tuple(f(*x) for f, x in zip(fns, a, strict=True))
 
             out = jax.tree_util.tree_structure(trees)
-            return self._lower(build, args, key[:2], _first(members), out, len(members))
+            return self._lower(build, args, key[:2], members[0][0], out, len(members))
 
     def _keep(self, key: tuple, finish: Callable[[], Any]) -> Any:
         jax = self._import()

@@ -18,7 +18,10 @@ import functools
 import os
 import platform
 import sys
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -127,3 +130,27 @@ def store(name: str, compiled: Any) -> None:
     except Exception:
         return
     cache.write(KIND, name, blob)
+
+
+@dataclass
+class CaseProgram:
+    """The program of a case's problems, one per dtype (their bundles side by side), which
+    prepare() compiles on a thread of its own while the other backends compute."""
+
+    members: list[tuple[Any, tuple[str, ...]]]  # (Problem, its quantities)
+    ready: Future  # the compiled program, or the fault that stopped it
+
+
+def in_background(work: Callable[[], Any]) -> Future:
+    """`work()` on a daemon thread (a run that stops never waits for a compilation)."""
+    done: Future = Future()
+
+    def run() -> None:
+        done.set_running_or_notify_cancel()
+        try:
+            done.set_result(work())
+        except BaseException as e:  # handed to the cell that waits for it
+            done.set_exception(e)
+
+    threading.Thread(target=run, name="harness-jax-compile", daemon=True).start()
+    return done
