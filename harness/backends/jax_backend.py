@@ -57,6 +57,24 @@ def _traces(quantities: Sequence[str]) -> list[str]:
     return out
 
 
+def lower_inlined(jax: Any, fn: Callable, args: tuple) -> Any:
+    """`fn` jitted and lowered for `args`, with jit disabled inside it: jax's own jitted
+    functions (jnp.sum, jax.nn.log_softmax, ...) are then traced inline rather than as nested
+    programs, each differentiated, partially evaluated and transposed on its own (most of a
+    cold trace), and XLA gets one flat program: the same operations and bit-identical
+    results, in about a third less trace, lower and compile time on the registry's networks.
+    A function that fails so (one that needs jit) is lowered as it is."""
+
+    def inlined(*a: Any) -> Any:
+        with jax.disable_jit():
+            return fn(*a)
+
+    try:
+        return jax.jit(inlined).lower(*args)
+    except Exception:
+        return jax.jit(fn).lower(*args)
+
+
 def _names(quantities: Sequence[str]) -> list[str]:
     """The results of a bundle of `quantities`, in the order it returns them."""
     return [q for k in _traces(quantities) for q in k.split("+")]
@@ -99,7 +117,6 @@ class Jax(Dispatched):
             gpu = os.environ.get("HARNESS_DEVICE", "cpu") != "cpu"
             os.environ.setdefault("JAX_PLATFORMS", "cuda,cpu" if gpu else "cpu")
             import jax
-            import jax.extend.core  # jaxpr_as_fun: a traced program as a function
 
             jax.config.update("jax_enable_x64", True)
             jax_programs.configure(jax)
@@ -136,24 +153,17 @@ class Jax(Dispatched):
             and os.environ.get("HARNESS_JAX_FAST_COMPILE", "1") != "0"
         )
         options = FAST_COMPILE if fast else None
-        tree = jax.tree_util
-        leaves = tuple(tree.tree_leaves(args))
-        flat_out = tree.tree_structure([0] * out.num_leaves)
-
-        def nested(program: Callable) -> Callable:  # takes and gives what the caller's did
-            return lambda *a: tree.tree_unflatten(out, program(*tree.tree_leaves(a)))
-
         name = None
         if jax_programs.cacheable(self, p.fn):
             what = (*what, str(p.dtype), p.wrt, p.names)
-            name = jax_programs.program_key(jax, what, p.fn, leaves, options)
-            loaded = jax_programs.load(jax, name, leaves, flat_out)
+            name = jax_programs.program_key(jax, what, p.fn, args, options)
+            loaded = jax_programs.load(jax, name, args, out)
             if loaded is not None:
                 self.timings["load_s"] += time.perf_counter() - t0
                 self.timings["programs"] += 1
                 self.timings["programs_cached"] += 1
-                return lambda: nested(loaded)
-        lowered = jax.jit(self._flat(build(), args, out)).lower(*leaves)
+                return lambda: loaded
+        lowered = lower_inlined(jax, build(), args)
         self.timings["trace_s"] += time.perf_counter() - t0
 
         def finish() -> Any:
@@ -162,29 +172,9 @@ class Jax(Dispatched):
                 compiled = jax_programs.compile_and_keep(jax, lowered, options, name)
                 self.timings["compile_s"] += time.perf_counter() - t1
                 self.timings["programs"] += 1
-            return nested(compiled)
+            return compiled
 
         return finish
-
-    def _flat(self, fn: Callable, args: tuple, out: Any) -> Callable:
-        """`fn` as a function of its arguments' leaves giving its results' leaves, traced once
-        with jit disabled inside: jax's own jitted functions (jnp.sum, jax.nn.log_softmax, ...)
-        are then traced inline instead of as nested programs, each differentiated, partially
-        evaluated and transposed on its own (most of a cold trace), and XLA gets one flat
-        program: the same operations, a third less trace, lower and compile time on the
-        registry's networks, and bit-identical results. Where that trace fails (a function
-        that needs jit), `fn` is traced as it is."""
-        jax = self._import()
-        tree = jax.tree_util
-        try:
-            with jax.disable_jit():
-                closed, shapes = jax.make_jaxpr(fn, return_shape=True)(*args)
-            if tree.tree_structure(shapes) != out:
-                raise TypeError(f"results {tree.tree_structure(shapes)}, expected {out}")
-            return jax.extend.core.jaxpr_as_fun(closed)
-        except Exception:
-            in_tree = tree.tree_structure(args)
-            return lambda *leaves: tree.tree_leaves(fn(*tree.tree_unflatten(in_tree, leaves)))
 
     def _impl(self, quantity: str, p: Problem) -> Callable:
         jax = self._import()
