@@ -37,7 +37,7 @@ FAST_COMPILE = {
     "xla_cpu_use_fusion_emitters": False,
     "xla_cpu_parallel_codegen_split_count": 1,
 }
-FAST_COMPILE_LIMIT = 4096  # input elements (of one problem)
+FAST_COMPILE_LIMIT = 4096  # input elements
 #: One compilation at a time (the one prepare() started on its thread, a cell's own): JAX's
 #: cache settings are switched around each (jax_programs.compile_and_keep).
 _COMPILING = threading.Lock()
@@ -100,7 +100,6 @@ class Jax(Dispatched):
         self._compiled: dict[tuple, Callable] = {}
         self._compiling: dict[tuple, Future] = {}
         self._plan: dict[int, tuple[Problem, tuple[str, ...]]] = {}
-        self._programs: dict[int, jax_programs.CaseProgram] = {}
         self._results: dict[int, dict[str, np.ndarray] | None] = {}
         #: seconds spent tracing/lowering and compiling, apart from running (reported apart)
         self.timings: dict[str, float] = defaultdict(float)
@@ -131,22 +130,19 @@ class Jax(Dispatched):
             self._compiled[key] = self._compile(build, args, (quantity, *key[2:]), p, out)
         return self._compiled[key]
 
-    def _compile(
-        self, build: Callable, args: tuple, what: tuple, p: Problem, out: Any, per: int = 1
-    ) -> Any:
+    def _compile(self, build: Callable, args: tuple, what: tuple, p: Problem, out: Any) -> Any:
         """jit ahead of time, so that trace and compile seconds are counted apart from runs;
         a registry case's program is loaded from the project cache when a run compiled it."""
-        return self._lower(build, args, what, p, out, per)()
+        return self._lower(build, args, what, p, out)()
 
     def _lower(
-        self, build: Callable, args: tuple, what: tuple, p: Problem, out: Any, per: int
+        self, build: Callable, args: tuple, what: tuple, p: Problem, out: Any
     ) -> Callable[[], Any]:
         """Trace and lower now (or load the program from the project cache): the function
-        returned compiles it. `per`: how many problems' arguments `args` holds (the fast
-        build is chosen by the size of one)."""
+        returned compiles it."""
         t0 = time.perf_counter()
         jax = self._import()
-        size = sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(args)) // per
+        size = sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(args))
         fast = (
             size <= FAST_COMPILE_LIMIT
             and self.platform == "cpu"
@@ -240,63 +236,43 @@ class Jax(Dispatched):
         args = self._args(p, p.direction if quantity in _SECOND else p.tangent)
         return np.asarray(self._fn(quantity, p, args)(*args))
 
-    # -- one program per case, compiled while the other backends compute ------------------
+    # -- one program per case and dtype, compiled while the other backends compute --------
     def prepare(self, plan: Sequence[tuple[Problem, Sequence[str]]]) -> None:
-        """Compile the case's quantities as one program on a thread of its own (the runner
-        asks for this backend's cells after the others', so that tracing overlaps their work
-        and XLA's compilation, which leaves Python free, runs beside it); the first cell runs
-        it and the other cells read their results. XLA's cost is mostly per program (a
-        program per quantity compiled about four times slower, and a program per dtype pays
-        the fixed part of lowering and compiling once more per dtype), so the program holds
-        every quantity of the first problem of each dtype. Other problems of a dtype already
-        held (the perturbed inputs of the low-precision term) get a program of their own."""
+        """Trace and lower each problem's quantities as one program now, and compile them on a
+        thread of their own: the runner asks for this backend's cells after the others', so
+        XLA's compilation (which leaves Python free) runs beside their work, and one dtype's
+        beside the next one's tracing. The first cell runs a problem's program; the other
+        cells read their results. XLA's cost is mostly per program (a program per quantity
+        compiled about four times slower); one program for every dtype compiled no faster on
+        the small cases and far slower on the large ones (XLA's time grows faster than the
+        program), so it is one per case and dtype, which the perturbed inputs of the
+        low-precision term share with the problem of their dtype."""
         self._plan = {id(p): (p, tuple(qs)) for p, qs in plan if qs}
-        self._results, self._programs = {}, {}
-        members: dict[Any, tuple[Problem, tuple[str, ...]]] = {}
+        self._results = {}
         for p, qs in self._plan.values():
-            members.setdefault(np.dtype(p.dtype), (p, qs))
-        if members:
-            program = jax_programs.CaseProgram(
-                list(members.values()), self._program(list(members.values()))
-            )
-            self._programs.update({id(p): program for p, _ in program.members})
-
-    def _program(self, members: list[tuple[Problem, tuple[str, ...]]]) -> Future:
-        """The compiled program of `members`: at once when compiled before; else traced and
-        lowered now, and compiled in the background (or already under way for an earlier
-        run of the case). Tracing is Python's work, which a thread would only share the
-        interpreter with the other backends; XLA's compilation leaves it free."""
-        first = members[0][0]
-        sig = tuple((str(np.dtype(p.dtype)), qs) for p, qs in members)
-        key = ("case", sig, first.fn, tuple(sorted(first.shapes.items())), first.wrt)
-        if key in self._compiled:
-            done: Future = Future()
-            done.set_result(self._compiled[key])
-            return done
-        if key not in self._compiling:
+            key = self._bundle_key(p, qs)
+            if key in self._compiled or key in self._compiling:
+                continue
             try:
-                finish = self._lower_case(key, members)
-            except Exception as e:  # its cells find out, and compute on their own
-                failed: Future = Future()
-                failed.set_exception(e)
-                return failed
-            self._compiling[key] = jax_programs.in_background(lambda: self._keep(key, finish))
-        return self._compiling[key]
+                finish = self._lower_bundle(key, p, qs)
+            except Exception:  # its cells find out, computing one by one
+                continue
+            self._compiling[key] = jax_programs.in_background(
+                lambda k=key, f=finish: self._keep(k, f)
+            )
 
-    def _lower_case(
-        self, key: tuple, members: list[tuple[Problem, tuple[str, ...]]]
-    ) -> Callable[[], Any]:
+    @staticmethod
+    def _bundle_key(p: Problem, quantities: tuple[str, ...]) -> tuple:
+        return ("bundle", quantities, p.fn, p.dtype, tuple(sorted(p.shapes.items())), p.wrt)
+
+    def _lower_bundle(self, key: tuple, p: Problem, quantities: tuple[str, ...]) -> Callable:
+        """The program of `quantities` on `p` traced and lowered: the function returned
+        compiles it."""
         jax = self._import()
         with jax.default_device(jax.devices(self.platform)[0]):
-            args = tuple(self._bundle_args(p) for p, _ in members)
-            trees = tuple(dict.fromkeys(_names(qs), 0) for _, qs in members)
-            fns = [self._bundle(qs, p) for p, qs in members]
-
-            def build() -> Callable:
-                return lambda *a: tuple(f(*x) for f, x in zip(fns, a, strict=True))
-
-            out = jax.tree_util.tree_structure(trees)
-            return self._lower(build, args, key[:2], members[0][0], out, len(members))
+            out = jax.tree_util.tree_structure(dict.fromkeys(_names(quantities), 0))
+            build = functools.partial(self._bundle, quantities, p)
+            return self._lower(build, self._bundle_args(p), key[:2], p, out)
 
     def _keep(self, key: tuple, finish: Callable[[], Any]) -> Any:
         jax = self._import()
@@ -313,27 +289,11 @@ class Jax(Dispatched):
         p = entry[0]
         if id(p) not in self._results:
             try:
-                self._results.update(self._results_of(p, entry[1]))
+                self._results[id(p)] = self._run_bundle(p, entry[1])
             except Exception:  # the cells compute one by one, each reporting its own fault
                 self._results[id(p)] = None
         got = self._results[id(p)]
         return None if got is None else got.pop(quantity, None)
-
-    def _results_of(self, p: Problem, quantities: tuple[str, ...]) -> dict[int, dict]:
-        """Results by problem: the case program's, for every problem it holds; else (a problem
-        it does not hold, or the program failed) this problem's own program's."""
-        program = self._programs.get(id(p))
-        if program is not None:
-            for member, _ in program.members:
-                self._programs.pop(id(member), None)
-            try:
-                compiled = program.ready.result()
-                outs = compiled(*(self._bundle_args(m) for m, _ in program.members))
-                return {id(m): {q: np.asarray(a) for q, a in out.items()}
-                        for (m, _), out in zip(program.members, outs, strict=True)}  # fmt: skip
-            except Exception:  # each problem on its own, then each cell on its own
-                pass
-        return {id(p): self._run_bundle(p, quantities)}
 
     def _swapped(self, quantity: str, p: Problem) -> tuple[Problem, tuple[str, ...]] | None:
         """The planned problem whose symmetry check asks for this hvp: the same inputs, with
@@ -350,12 +310,15 @@ class Jax(Dispatched):
         return x, c, u, v, self._import().numpy.asarray(p.direction, dtype=p.dtype)
 
     def _run_bundle(self, p: Problem, quantities: tuple[str, ...]) -> dict[str, np.ndarray]:
-        args = self._bundle_args(p)
-        key = ("bundle", quantities, p.fn, p.dtype, tuple(sorted(p.shapes.items())), p.wrt)
+        """`p`'s program run: compiled in prepare's background (waited for), else now."""
+        key = self._bundle_key(p, quantities)
         if key not in self._compiled:
-            out = self._import().tree_util.tree_structure(dict.fromkeys(_names(quantities), 0))
-            build = functools.partial(self._bundle, quantities, p)
-            self._compiled[key] = self._compile(build, args, key[:2], p, out)
+            pending = self._compiling.pop(key, None)
+            if pending is None or pending.exception() is not None:
+                self._keep(key, self._lower_bundle(key, p, quantities))
+            else:
+                pending.result()
+        args = self._bundle_args(p)
         return {q: np.asarray(a) for q, a in self._compiled[key](*args).items()}
 
     def _bundle(self, quantities: tuple[str, ...], p: Problem) -> Callable:

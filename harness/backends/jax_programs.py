@@ -21,7 +21,6 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -130,15 +129,6 @@ def store(name: str, compiled: Any) -> None:
     except Exception:
         return
     cache.write(KIND, name, blob)
-
-
-@dataclass
-class CaseProgram:
-    """The program of a case's problems, one per dtype (their bundles side by side), which
-    prepare() compiles on a thread of its own while the other backends compute."""
-
-    members: list[tuple[Any, tuple[str, ...]]]  # (Problem, its quantities)
-    ready: Future  # the compiled program, or the fault that stopped it
 
 
 def in_background(work: Callable[[], Any]) -> Future:
