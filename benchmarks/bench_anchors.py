@@ -8,7 +8,7 @@ verdicts and blame. Both sides see the same registry case at the same seeded inp
 Two figures per case:
   first check   the first time the case is checked in the process: JAX's caches are cleared
                 and the harness gets a fresh Runner, so both sides pay their compilation (the
-                anchors' eager JAX compiles op by op, the harness one program per case, compiled
+                anchors' eager JAX compiles op by op, the harness one program per dtype, compiled
                 on a thread of its own while its other backends compute)
   steady state  the same check again, caches warm (a rerun under pytest): compiled programs
                 are reused, and the oracles' cells (fd, mp) are recalled rather than computed

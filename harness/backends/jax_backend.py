@@ -243,10 +243,11 @@ class Jax(Dispatched):
         XLA's compilation (which leaves Python free) runs beside their work, and one dtype's
         beside the next one's tracing. The first cell runs a problem's program; the other
         cells read their results. XLA's cost is mostly per program (a program per quantity
-        compiled about four times slower); one program for every dtype compiled no faster on
-        the small cases and far slower on the large ones (XLA's time grows faster than the
-        program), so it is one per case and dtype, which the perturbed inputs of the
-        low-precision term share with the problem of their dtype."""
+        compiled about four times slower). One program for every dtype would save its fixed
+        part once, but its compilation could not start before every dtype was traced, and
+        XLA's time grows faster than the program (lstm_l2_b14_c16 took 600 s instead of 90):
+        so it is one per case and dtype, which the perturbed inputs of the low-precision term
+        share with the problem of their dtype."""
         self._plan = {id(p): (p, tuple(qs)) for p, qs in plan if qs}
         self._results = {}
         for p, qs in self._plan.values():
