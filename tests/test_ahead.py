@@ -99,3 +99,39 @@ def test_a_dtype_the_program_cannot_trace_fails_only_its_own_cells(jax_backend, 
             assert r["verdict"] == "pass", (q, r["reason"])
         else:
             assert r["verdict"] == "error" and "refuses jax in float32" in r["reason"], (q, r)
+
+
+def test_a_compilation_past_the_cell_limit_times_out_one_cell_and_the_next_waits_for_it(
+    jax_backend, cache_folder, monkeypatch
+):
+    """The first float64 cell times out waiting; the compilation, held until then, is not
+    started again: the next cell waits for the same one and every later cell passes."""
+    from harness.interrupt import CellTimeout
+
+    timed_out = threading.Event()
+    compiled: list[str] = []
+    compile_and_keep = jax_programs.compile_and_keep
+
+    def held(*args, **kwargs):
+        compiled.append(threading.current_thread().name)
+        assert timed_out.wait(30)
+        return compile_and_keep(*args, **kwargs)
+
+    compute = type(jax_backend).compute
+
+    def noting(self, quantity, p):
+        try:
+            return compute(self, quantity, p)
+        except CellTimeout:
+            timed_out.set()
+            raise
+
+    monkeypatch.setattr(jax_programs, "compile_and_keep", held)
+    monkeypatch.setattr(type(jax_backend), "compute", noting)
+    runner = Runner({"jax": jax_backend, "fd": get("fd")}, seed=0, cell_timeout=1.0)
+    rows, _ = runner.run_case(load_cases()["two_paths"], DTYPES, QUANTITIES)
+    mine = {(r["quantity"], r["dtype"]): r for r in rows if r["backend"] == "jax"}
+    assert compiled == ["harness-jax-compile"] * len(DTYPES)
+    first = mine.pop(("value", "float64"))
+    assert first["verdict"] == "error" and "timed out after 1 s" in first["reason"]
+    assert {r["verdict"] for r in mine.values()} == {"pass"}, mine

@@ -314,11 +314,12 @@ class Jax(Dispatched):
         """`p`'s program run: compiled in prepare's background (waited for), else now."""
         key = self._bundle_key(p, quantities)
         if key not in self._compiled:
-            pending = self._compiling.pop(key, None)
-            if pending is None or pending.exception() is not None:
+            pending = self._compiling.get(key)
+            # waits (a cell timing out leaves it to the next cell to wait for)
+            failed = pending is None or pending.exception() is not None
+            self._compiling.pop(key, None)
+            if failed:
                 self._keep(key, self._lower_bundle(key, p, quantities))
-            else:
-                pending.result()
         args = self._bundle_args(p)
         return {q: np.asarray(a) for q, a in self._compiled[key](*args).items()}
 
