@@ -6,6 +6,8 @@ values that have the cell's shape and dtype.
 
 from __future__ import annotations
 
+import functools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +49,33 @@ class Outcome:
     @property
     def key(self) -> str:
         return self.backend
+
+    @functools.cached_property
+    def flat(self) -> Flat:
+        """The value (and noise) as flat float64 arrays with what every comparison of a group
+        reads from them, computed once: an ok outcome's value is not changed after it is made."""
+        return Flat.of(self)
+
+
+@dataclass
+class Flat:
+    """An outcome's value as the judge reads it: flat float64 ``v``, ``|v|``, its largest
+    element ``top`` (NaN when one is NaN; 0.0 when empty), whether every element is finite, and
+    ``|noise|`` flat (None without an error estimate)."""
+
+    v: np.ndarray
+    mag: np.ndarray
+    top: float
+    finite: bool
+    noise: np.ndarray | None
+
+    @staticmethod
+    def of(o: Outcome) -> Flat:
+        v = np.asarray(o.value, dtype=np.float64).ravel()
+        mag = np.abs(v)
+        top = float(mag.max(initial=0.0))
+        noise = None if o.noise is None else np.abs(np.asarray(o.noise, np.float64).ravel())
+        return Flat(v, mag, top, math.isfinite(top), noise)
 
 
 def run_cell(

@@ -31,9 +31,13 @@ def ranking(traits: Mapping[str, Traits]) -> Rank:
     """Preference among results as the reference: the backend's reference_rank, and a
     borrowed float64 oracle result before the same oracle's own lower-precision one."""
 
+    ranks: dict[str, tuple[int, int]] = {}  # asked for hundreds of times per case
+
     def rank(key: str) -> tuple[int, int]:
-        t = traits.get(key) or traits.get(base_name(key)) or Traits()
-        return (t.reference_rank, 0 if BORROWED in key else 1)
+        if key not in ranks:
+            t = traits.get(key) or traits.get(base_name(key)) or Traits()
+            ranks[key] = (t.reference_rank, 0 if BORROWED in key else 1)
+        return ranks[key]
 
     return rank
 
