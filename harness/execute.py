@@ -6,7 +6,6 @@ values that have the cell's shape and dtype.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Callable
@@ -50,11 +49,18 @@ class Outcome:
     def key(self) -> str:
         return self.backend
 
-    @functools.cached_property
+    @property
     def flat(self) -> Flat:
         """The value (and noise) as flat float64 arrays with what every comparison of a group
-        reads from them, computed once: an ok outcome's value is not changed after it is made."""
-        return Flat.of(self)
+        reads from them, computed once: an ok outcome's value is not changed after it is made.
+        (Kept by hand: functools.cached_property takes a lock per first use.)"""
+        got = self.__dict__.get("_flat")
+        if got is None:
+            got = self.__dict__["_flat"] = Flat.of(self)
+        return got
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_flat"}
 
 
 @dataclass
@@ -85,7 +91,7 @@ def run_cell(
     result that is no array, SystemExit or KeyboardInterrupt raised by the backend) becomes an
     error outcome. A real Ctrl-C still stops the run. A supervised backend (a plugin in its
     worker process) keeps the time limit itself."""
-    dtype = str(p.dtype)
+    dtype = p.dtype_name
     t0 = time.perf_counter()
     limit = None if isinstance(be, Supervised) else timeout
     try:

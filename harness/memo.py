@@ -55,7 +55,7 @@ def _module_level(fn: Callable) -> bool:
 def problem_digest(quantity: str, p: Problem) -> str:
     """What a cell's result depends on besides the case and the backend: quantity, dtype,
     inputs and probes, exactly."""
-    return f"{quantity}|{p.dtype}|{p.wrt}|{p.out_shape}|{p.digest()}"
+    return f"{quantity}|{p.dtype_name}|{p.wrt}|{p.out_shape}|{p.digest()}"
 
 
 @functools.cache
@@ -104,7 +104,7 @@ class OracleMemo:
             return None
         status, value, noise, reason = got
         self.recalled[name] = self.recalled.get(name, 0) + 1
-        return Outcome(name, str(p.dtype), status, value, noise, reason)
+        return Outcome(name, p.dtype_name, status, value, noise, reason)
 
     def keep(self, name: str, be: Backend, quantity: str, p: Problem, o: Outcome) -> None:
         if o.status not in KEPT:

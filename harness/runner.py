@@ -377,7 +377,7 @@ class Runner:
     def _outcomes(
         self, case: Case, q: str, p: Problem, only: set[str] | None = None
     ) -> dict[str, Outcome]:
-        dtype = str(p.dtype)
+        dtype = p.dtype_name
         out: dict[str, Outcome] = {}
         too_big = dense_refusal(q, p)
         for name, be in self.backends.items():

@@ -25,7 +25,7 @@ class Comparison:
     tol_rel: float
     tol_dtype: float = 0.0  # the largest part of the bound from the dtype's rounding
 
-    @functools.cached_property
+    @property
     def agrees(self) -> bool:
         return bool((self.abs_err <= self.bound).all())
 
@@ -96,17 +96,22 @@ def _agreeing(results: Sequence[Outcome], tol: Tol) -> list[tuple[int, int]]:
     v = np.stack([f.v for f in flats])
     n = v.shape[1]
     top = np.array([f.top for f in flats])  # NaN where a result holds one
-    noise = np.stack([
-        NOISE_FACTOR * f.noise if f.noise is not None else np.zeros(n) for f in flats
-    ])  # fmt: skip
     i, j = _pairs(len(results))
     # compare's scale: max(1, max |a, r|), Python's max keeping 1.0 against a NaN
     both = np.fmax(top[i], top[j])
     both[np.isnan(top[i]) | np.isnan(top[j])] = np.nan
     scale = np.array([max(1.0, t) for t in both.tolist()])
     mag = np.stack([f.mag for f in flats])
-    bound = tol.atol * scale[:, None] + tol.rtol * mag[j] + (noise[i] + noise[j])
-    bound = bound + tol.extra(n)
+    bound = tol.atol * scale[:, None] + tol.rtol * mag[j]
+    # the noise floors and the dtype term where there are any (0.0 added to a non-negative
+    # sum changes no bit)
+    if any(f.noise is not None for f in flats):
+        noise = np.stack([
+            NOISE_FACTOR * f.noise if f.noise is not None else np.zeros(n) for f in flats
+        ])  # fmt: skip
+        bound = bound + (noise[i] + noise[j])
+    if tol.dtype_term is not None:
+        bound = bound + tol.extra(n)
     ok = (np.abs(v[i] - v[j]) <= bound).all(axis=1)
     return [(a, b) for a, b, good in zip(i.tolist(), j.tolist(), ok.tolist(), strict=True) if good]
 
