@@ -59,10 +59,13 @@ class Problem:
         return {k: v for k, v in self.__dict__.items() if k != "_derived"}
 
     def _derive(self, key: Any, make: Callable[[], Any]) -> Any:
-        derived = self.__dict__.setdefault("_derived", {})
-        if key not in derived:
-            derived[key] = make()
-        return derived[key]
+        derived = self.__dict__.get("_derived")
+        if derived is None:
+            derived = self.__dict__["_derived"] = {}
+        elif key in derived:
+            return derived[key]
+        got = derived[key] = make()
+        return got
 
     @property
     def dtype_name(self) -> str:

@@ -138,8 +138,9 @@ def _judge_one(
                             reason=f"{exp.reason} | {text}", blame=o.backend)  # fmt: skip
         return make_row(case, q, dtype, o.backend, "error", **base, reason=text, blame=o.backend)
     cmp = compare(o, ref, tol)
-    v = verdict(cmp.agrees, exp is not None)
-    who = blame(o.backend, cmp.agrees, j)
+    agrees = cmp.agrees
+    v = verdict(agrees, exp is not None)
+    who = blame(o.backend, agrees, j)
     w = cmp.worst
     label = p.index_label(q, w)
     x = p.input_value(q, w)
@@ -149,7 +150,7 @@ def _judge_one(
             case=case.name, quantity=q, method=method, dtype=dtype, shape=o.value.shape,
             backend=o.backend, value=float(ov[w]), reference=ref_name,
             reference_value=float(rv[w]), label=label, input_value=x,
-            err=float(cmp.abs_err[w]), bound=float(cmp.bound[w]), agrees=cmp.agrees, blame=who,
+            err=float(cmp.abs_err[w]), bound=float(cmp.bound[w]), agrees=agrees, blame=who,
         )  # fmt: skip
         reason = text if exp is None else f"{exp.reason} | {text}"
         if QUANTITY[q].dense:  # a matrix: the HTML draws its heatmap
