@@ -211,10 +211,11 @@ def vacuous_reason(
 def nowhere_finite(case: Case, q: str, p: Problem, pool: Mapping[str, Outcome]) -> str:
     """Why the case is at fault, or '': an element that no backend (of at least two) gives as a
     finite number, sqrt'(0) say, means the case is not differentiable at its inputs."""
-    got = {k: o.flat.v for k, o in pool.items() if o.ok}
-    if len(got) < 2 or all(o.flat.finite for o in pool.values() if o.ok):
+    flats = {k: o.flat for k, o in pool.items() if o.ok}
+    if len(flats) < 2 or all(f.finite for f in flats.values()):  # the usual group
         return ""
-    if len(got) < 2 or len({v.shape for v in got.values()}) > 1:
+    got = {k: f.v for k, f in flats.items()}
+    if len({v.shape for v in got.values()}) > 1:
         return ""
     nowhere = ~np.any(np.isfinite(np.stack(list(got.values()))), axis=0)
     if not nowhere.any():
