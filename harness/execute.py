@@ -6,6 +6,7 @@ values that have the cell's shape and dtype.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,40 @@ class Outcome:
     def key(self) -> str:
         return self.backend
 
+    @property
+    def flat(self) -> Flat:
+        """The value (and noise) as flat float64 arrays with what every comparison of a group
+        reads from them, computed once: an ok outcome's value is not changed after it is made.
+        (Kept by hand: functools.cached_property takes a lock per first use.)"""
+        got = self.__dict__.get("_flat")
+        if got is None:
+            got = self.__dict__["_flat"] = Flat.of(self)
+        return got
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_flat"}
+
+
+@dataclass
+class Flat:
+    """An outcome's value as the judge reads it: flat float64 ``v``, ``|v|``, its largest
+    element ``top`` (NaN when one is NaN; 0.0 when empty), whether every element is finite, and
+    ``|noise|`` flat (None without an error estimate)."""
+
+    v: np.ndarray
+    mag: np.ndarray
+    top: float
+    finite: bool
+    noise: np.ndarray | None
+
+    @staticmethod
+    def of(o: Outcome) -> Flat:
+        v = np.asarray(o.value, dtype=np.float64).ravel()
+        mag = np.abs(v)
+        top = float(mag.max(initial=0.0))
+        noise = None if o.noise is None else np.abs(np.asarray(o.noise, np.float64).ravel())
+        return Flat(v, mag, top, math.isfinite(top), noise)
+
 
 def run_cell(
     be: Backend, quantity: str, p: Problem, timeout: float | None = DEFAULT_CELL_TIMEOUT
@@ -56,7 +91,7 @@ def run_cell(
     result that is no array, SystemExit or KeyboardInterrupt raised by the backend) becomes an
     error outcome. A real Ctrl-C still stops the run. A supervised backend (a plugin in its
     worker process) keeps the time limit itself."""
-    dtype = str(p.dtype)
+    dtype = p.dtype_name
     t0 = time.perf_counter()
     limit = None if isinstance(be, Supervised) else timeout
     try:

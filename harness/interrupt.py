@@ -222,8 +222,12 @@ class CtrlC(KeyboardInterrupt):
     """A real SIGINT that arrived during a backend call (see :func:`real_interrupts`)."""
 
 
-@contextlib.contextmanager
-def real_interrupts() -> Iterator[None]:
+#: What :func:`real_interrupts` returns where there is nothing to change (inside :func:`armed`,
+#: every cell): entering it costs a fraction of a generator-based context manager.
+_UNCHANGED = contextlib.nullcontext()
+
+
+def real_interrupts() -> contextlib.AbstractContextManager[None]:
     """Tell a real Ctrl-C from a KeyboardInterrupt a backend raises itself: where SIGINT has
     Python's default handler (a library or pytest run, no guard), a SIGINT during the block
     raises :class:`CtrlC` instead, which a cell never swallows. Under a guard a real SIGINT is
@@ -231,8 +235,12 @@ def real_interrupts() -> Iterator[None]:
     if _ARMED[0] or not (
         _main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     ):
-        yield
-        return
+        return _UNCHANGED
+    return _ctrl_c_raised()
+
+
+@contextlib.contextmanager
+def _ctrl_c_raised() -> Iterator[None]:
     signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         yield

@@ -23,7 +23,7 @@ import pickle
 import platform
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -34,6 +34,10 @@ from harness.execute import Outcome
 
 KIND = "oracles"
 KEPT = ("ok", "skipped")
+#: How many derived values (OracleMemo.derived) a process keeps, the oldest forgotten first.
+DERIVED_KEPT = 512
+
+T = TypeVar("T")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -55,7 +59,7 @@ def _module_level(fn: Callable) -> bool:
 def problem_digest(quantity: str, p: Problem) -> str:
     """What a cell's result depends on besides the case and the backend: quantity, dtype,
     inputs and probes, exactly."""
-    return f"{quantity}|{p.dtype}|{p.wrt}|{p.out_shape}|{p.digest()}"
+    return f"{quantity}|{p.dtype_name}|{p.wrt}|{p.out_shape}|{p.digest()}"
 
 
 @functools.cache
@@ -80,6 +84,19 @@ class OracleMemo:
         self._dirty: set[tuple[str, Any]] = set()
         #: outcomes recalled rather than computed, per backend (metadata.json: timings)
         self.recalled: dict[str, int] = {}
+        self._derived: dict[Any, Any] = {}
+
+    def derived(self, key: Any, make: Callable[[], T]) -> T:
+        """``make()``, kept in the process under `key` (the most recent DERIVED_KEPT): for what
+        a case yields at a point in numpy alone, whatever the backends (the Taylor test's line),
+        so a check of the same case again recalls it. `key` must name everything it depends on
+        (the case's function and the problem's digest)."""
+        if key in self._derived:
+            return self._derived[key]
+        got = self._derived[key] = make()
+        if len(self._derived) > DERIVED_KEPT:
+            del self._derived[next(iter(self._derived))]
+        return got
 
     def usable(self, be: Backend, oracle: bool, quantity: str) -> bool:
         """Whether `be`'s cells of `quantity` are kept: an oracle whose code is the package's
@@ -104,7 +121,7 @@ class OracleMemo:
             return None
         status, value, noise, reason = got
         self.recalled[name] = self.recalled.get(name, 0) + 1
-        return Outcome(name, str(p.dtype), status, value, noise, reason)
+        return Outcome(name, p.dtype_name, status, value, noise, reason)
 
     def keep(self, name: str, be: Backend, quantity: str, p: Problem, o: Outcome) -> None:
         if o.status not in KEPT:

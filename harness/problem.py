@@ -49,21 +49,48 @@ class Problem:
     def __post_init__(self) -> None:
         self.shapes = {n: tuple(np.shape(a)) for n, a in self.args.items()}
 
+    # What is derived from the fields (sizes, shapes, the digest, the dtype's name) is computed
+    # once per problem and asked for by every cell: setting any field forgets it.
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        self.__dict__.pop("_derived", None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_derived"}
+
+    def _derive(self, key: Any, make: Callable[[], Any]) -> Any:
+        derived = self.__dict__.get("_derived")
+        if derived is None:
+            derived = self.__dict__["_derived"] = {}
+        elif key in derived:
+            return derived[key]
+        got = derived[key] = make()
+        return got
+
+    @property
+    def dtype_name(self) -> str:
+        """``str(dtype)``: "float64", "bfloat16"."""
+        return self._derive("dtype_name", lambda: str(self.dtype))
+
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self.args)
 
     @property
     def n(self) -> int:
-        return sum(int(np.prod(self.shapes[n], dtype=int)) for n in self.wrt)
+        return self._derive("n", lambda: sum(int(np.prod(self.shapes[n], dtype=int))
+                                             for n in self.wrt))  # fmt: skip
 
     @property
     def m(self) -> int:
-        return int(np.prod(self.out_shape, dtype=int))
+        return self._derive("m", lambda: int(np.prod(self.out_shape, dtype=int)))
 
     def digest(self, probes: tuple[str, ...] = ("cotangent", "tangent", "direction")) -> str:
         """The inputs (every argument, exactly: shape, dtype and bytes) and the named probes as
         one digest: what a result computed at this point depends on besides the case."""
+        return self._derive(("digest", probes), lambda: self._digest(probes))
+
+    def _digest(self, probes: tuple[str, ...]) -> str:
         h = hashlib.blake2b(digest_size=16)
         for name in sorted(self.args):
             a = np.ascontiguousarray(self.args[name])
@@ -105,11 +132,15 @@ class Problem:
 
     def expected(self, quantity: str) -> tuple[int, ...]:
         """The shape a backend must return for `quantity`."""
-        return expected_shape(quantity, self.out_shape, self.n, self.m)
+        shape = lambda: expected_shape(quantity, self.out_shape, self.n, self.m)  # noqa: E731
+        return self._derive(("expected", quantity), shape)
 
     def index_label(self, quantity: str, flat: int) -> str:
         """A readable name for element `flat` of `quantity`: ``out[1]``, ``x[0,2]``, or the
         ``row, column`` pair of a matrix quantity."""
+        return self._derive(("label", quantity, flat), lambda: self._index_label(quantity, flat))
+
+    def _index_label(self, quantity: str, flat: int) -> str:
         axes = QUANTITY[quantity].shape
         if not axes:  # a scalar quantity (d3, the self-checks): its one element is itself
             return quantity
@@ -123,7 +154,7 @@ class Problem:
         respect to (for a matrix, the input of its column); None for an output element."""
         if QUANTITY[quantity].shape[-1:] != ("n",):
             return None
-        x = self.flatten(self.args)
+        x = self._derive("inputs", lambda: self.flatten(self.args))
         return float(x[flat % self.n])
 
     def axis_labels(self, quantity: str) -> list[list[str]]:

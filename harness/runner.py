@@ -350,7 +350,10 @@ class Runner:
     def _evidence(self, case: Case, q: str, p: Problem, pool: Mapping[str, Outcome]) -> Evidence:
         """Everything the judge weighs besides the outcomes, computed before it judges."""
         ok = {k: o for k, o in pool.items() if o.ok}
-        along = taylor_line(p) if q == "grad" and ok else None  # shared by every gradient
+        along = None  # shared by every gradient; a function of the case and the point alone
+        if q == "grad" and ok:
+            key = ("taylor line", p.fn, p.wrt, p.digest(("cotangent", "tangent")))
+            along = self.memo.derived(key, lambda: taylor_line(p))
         taylor = {k: taylor_remainders(p, o.value, along) for k, o in ok.items()} if along else {}
         return Evidence(
             declared={k: self._declared(case, base_name(k), q, o.dtype) for k, o in pool.items()},
@@ -415,7 +418,7 @@ class Runner:
     def _outcomes(
         self, case: Case, q: str, p: Problem, only: set[str] | None = None
     ) -> dict[str, Outcome]:
-        dtype = str(p.dtype)
+        dtype = p.dtype_name
         out: dict[str, Outcome] = {}
         too_big = dense_refusal(q, p)
         for name, be in self.backends.items():

@@ -66,6 +66,8 @@ class Tol:
         return Tol(atol, rtol)
 
     def with_dtype_term(self, term: np.ndarray | None) -> Tol:
+        if term is None and self.dtype_term is None:
+            return self  # frozen: nothing to change (the float64 and float32 groups)
         return replace(self, dtype_term=None if term is None else np.ravel(term))
 
     def extra(self, n: int) -> np.ndarray:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness import cache
+import harness.runner as runner_module
+from harness import cache, memo
 from harness.backends.fd import FiniteDifferences
 from harness.library import load_cases
 from harness.registry import Case, scalar
@@ -94,3 +95,33 @@ def test_backends_under_test_are_never_recalled(cache_folder):
     second, _ = _run()
     assert set(second.memo.recalled) <= {"fd", "mp"}
     assert second.timings["inhouse"] > 0
+
+
+def test_the_taylor_line_is_computed_once_per_point_and_the_same_when_recalled(monkeypatch):
+    calls = []
+    real = runner_module.taylor_line
+    monkeypatch.setattr(runner_module, "taylor_line", lambda p: calls.append(p) or real(p))
+    r = Runner(["inhouse", "torch"], seed=0)
+    case = load_cases()["two_paths"]
+    first, _ = r.run_case(case, ["float64"], ["grad"])
+    assert len(calls) == 1
+    again, _ = r.run_case(case, ["float64"], ["grad"])  # the same point: recalled
+    assert len(calls) == 1
+    assert pd.DataFrame(first).equals(pd.DataFrame(again))
+    r.seed = 1
+    r.run_case(case, ["float64"], ["grad"])
+    assert len(calls) == 2  # another seed, another point: computed
+    r.seed = 0
+    r.run_case(case, ["float32"], ["grad"])  # float32 inputs: their own line
+    assert len(calls) == 3
+
+
+def test_derived_values_are_kept_up_to_their_limit_oldest_forgotten_first(monkeypatch):
+    monkeypatch.setattr(memo, "DERIVED_KEPT", 2)
+    m = memo.OracleMemo()
+    made = []
+    for key in ("a", "b", "a", "c", "b", "a"):
+        m.derived(key, lambda k=key: made.append(k) or k.upper())
+    # a, b made; a recalled; c made and a forgotten (the oldest); b recalled; a made again
+    assert made == ["a", "b", "c", "a"]
+    assert m.derived("c", lambda: "new") == "C"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -153,6 +154,10 @@ class Torch(Backend):
 
     def __init__(self) -> None:
         self._torch: Any = None
+        self._xps: dict[Any, TorchNamespace] = {}  # one namespace per dtype: it holds no state
+        #: id(problem) -> (the problem, the quantities its cells will ask for), from prepare
+        self._plan: dict[int, tuple[Problem, frozenset[str]]] = {}
+        self._kept: _Kept | None = None  # the passes of the problem being computed
 
     def available(self) -> str | None:
         try:
@@ -167,8 +172,10 @@ class Torch(Backend):
     def _setup(self, p: Problem) -> tuple[Any, Any, Any, Any]:
         torch = self._torch or __import__("torch")
         self._torch = torch
-        dt = getattr(torch, str(p.dtype))
-        xp = TorchNamespace(torch, dt)
+        dt = getattr(torch, p.dtype_name)
+        xp = self._xps.get(dt)
+        if xp is None:
+            xp = self._xps[dt] = TorchNamespace(torch, dt)
         consts = {n: torch.as_tensor(a) for n, a in p.args.items() if n not in p.wrt}
         x0 = tensor(torch, p.flatten(p.args), dt)
 
@@ -200,13 +207,42 @@ class Torch(Backend):
             first = str(e).strip().splitlines()[0]
             raise Unsupported(f"torch has no kernel for {p.dtype} here: {first}") from None
 
+    # -- one forward pass for value, grad and hvp ------------------------------------------
+    def prepare(self, plan: Sequence[tuple[Problem, Sequence[str]]]) -> None:
+        """Note which of value, grad and hvp each problem's cells will ask for: where two or
+        more, the first cell's forward pass (graph kept) serves the next, and grad's backward
+        pass (its graph kept when the hvp follows) serves the hvp. Each cell still runs its own
+        step, inside its own time limit; a step that raises is computed again alone, so its
+        fault is that cell's only, in its own words."""
+        self._plan = {id(p): (p, frozenset(qs) & _SHARED) for p, qs in plan}
+        self._plan = {k: e for k, e in self._plan.items() if len(e[1]) > 1}
+        self._kept = None
+
+    def _shared(self, p: Problem) -> _Kept | None:
+        entry = self._plan.get(id(p))
+        if entry is None or entry[0] is not p:
+            return None
+        if self._kept is None or self._kept.p is not p:
+            self._kept = _Kept(self, p, entry[1])
+        return self._kept
+
     # -- quantities ----------------------------------------------------------------------
     def value(self, p: Problem) -> np.ndarray:
+        if (kept := self._shared(p)) is not None:
+            try:
+                return self._np(kept.forward()[1])
+            except Exception:  # computed alone below: its fault in its own words
+                self._kept = None
         torch, _, f, x0 = self._setup(p)
         with torch.no_grad():
             return self._np(f(x0))
 
     def grad(self, p: Problem) -> np.ndarray:
+        if (kept := self._shared(p)) is not None:
+            try:
+                return self._np(kept.gradient())
+            except Exception:
+                self._kept = None
         torch, _, f, x0 = self._setup(p)
         x = x0.requires_grad_()
         out = f(x)
@@ -229,6 +265,12 @@ class Torch(Backend):
         return self._np(t)
 
     def hvp(self, p: Problem) -> np.ndarray:
+        if (kept := self._shared(p)) is not None:
+            self._kept = None  # the last step: its graph is freed with it
+            try:
+                return self._np(kept.hvp())
+            except Exception:
+                pass
         torch, _, f, x0 = self._setup(p)
         x = x0.requires_grad_()
         out = f(x)
@@ -255,6 +297,44 @@ class Torch(Backend):
     def hessian(self, p: Problem) -> np.ndarray:
         torch, _, f, x0 = self._setup(p)
         return self._np(torch.func.hessian(self._s(torch, f, p, x0.dtype))(x0))
+
+
+#: The quantities that share a forward pass.
+_SHARED = frozenset(("value", "grad", "hvp"))
+
+
+class _Kept:
+    """One problem's forward pass and first backward pass, kept between its cells: the very
+    computations value, grad and hvp each run alone (the forward with the graph recorded,
+    grad's backward with its own graph when the hvp follows), run once."""
+
+    def __init__(self, be: Torch, p: Problem, planned: frozenset[str]) -> None:
+        self.be, self.p, self.planned = be, p, planned
+        self._forward: tuple[Any, Any] | None = None
+        self._grad: Any = None
+
+    def forward(self) -> tuple[Any, Any]:
+        """(x, f(x)), x a leaf that requires grad."""
+        if self._forward is None:
+            _, _, f, x0 = self.be._setup(self.p)
+            x = x0.requires_grad_()
+            self._forward = (x, f(x))
+        return self._forward
+
+    def gradient(self) -> Any:
+        """uᵀ ∂f/∂x, with its graph when the hvp is planned."""
+        if self._grad is None:
+            x, out = self.forward()
+            torch = self.be._torch
+            u = tensor(torch, self.p.cotangent, x.dtype).reshape(out.shape)
+            self._grad = Torch._backward(torch, out, x, u, create_graph="hvp" in self.planned)
+        return self._grad
+
+    def hvp(self) -> Any:
+        g = self.gradient()  # with its graph: hvp is planned
+        x = self._forward[0]  # type: ignore[index]
+        w = tensor(self.be._torch, self.p.direction, x.dtype)
+        return Torch._backward(self.be._torch, g, x, w)
 
 
 def tensor(torch: Any, a: Any, dtype: Any) -> Any:

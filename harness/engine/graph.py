@@ -234,13 +234,15 @@ class Primitive:
 #: The low-precision dtypes the engine computes in: numpy (or scipy) may give a wider result for
 #: them (matmul of bfloat16 is float32, erf float64); it is rounded back to the working dtype.
 LOW_PRECISION = tuple(np.dtype(d) for d in vocabulary.LOW_PRECISION)
+_NARROWEST = max(d.itemsize for d in LOW_PRECISION)
 
 
 def working_dtype(args: Sequence[Any]) -> np.dtype | None:
     """The low-precision dtype of the first array among `args` that has one, else None."""
     for a in args:
-        dt = getattr(val(a), "dtype", None)
-        if dt in LOW_PRECISION:
+        dt = getattr(a.value if isinstance(a, Node) else a, "dtype", None)
+        # itemsize first: float32 and float64 (nearly every call) never compare dtypes
+        if dt is not None and dt.itemsize <= _NARROWEST and dt in LOW_PRECISION:
             return dt
     return None
 

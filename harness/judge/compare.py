@@ -4,6 +4,7 @@ low-precision dtypes) the case's own sensitivity to rounding."""
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,45 +25,56 @@ class Comparison:
     tol_rel: float
     tol_dtype: float = 0.0  # the largest part of the bound from the dtype's rounding
 
-    @functools.cached_property
+    @property
     def agrees(self) -> bool:
-        return bool(np.all(self.abs_err <= self.bound))
+        return bool((self.abs_err <= self.bound).all())
 
     @property
     def max_abs(self) -> float:
-        return float(np.max(self.abs_err)) if self.abs_err.size else 0.0
+        return float(self.abs_err.max()) if self.abs_err.size else 0.0
 
     @property
     def max_rel(self) -> float:
-        return float(np.max(self.rel_err)) if self.rel_err.size else 0.0
+        return float(self.rel_err.max()) if self.rel_err.size else 0.0
 
     @property
     def worst(self) -> int:
         """Flat index of the element furthest outside its bound."""
         if not self.abs_err.size:
             return 0
-        return int(np.argmax(self.abs_err - self.bound))
+        return int((self.abs_err - self.bound).argmax())
 
 
 def compare(a: Outcome, r: Outcome, tol: Tol) -> Comparison:
     """Elementwise |a - r| against atol·scale + rtol·|r| + the noise floors of both sides + the
-    dtype's sensitivity term. ``tol_abs`` is the largest absolute part (noise and dtype term
-    included); ``tol_dtype`` the largest dtype term alone."""
-    av = np.asarray(a.value, dtype=np.float64).ravel()
-    rv = np.asarray(r.value, dtype=np.float64).ravel()
-    diff = np.abs(av - rv)
-    mag = np.abs(rv)
-    scale = max(1.0, float(np.max(np.abs(np.concatenate([av, rv])), initial=0.0)))
-    noise = np.zeros_like(rv)
-    for o in (a, r):
-        if o.noise is not None:
-            noise = noise + NOISE_FACTOR * np.abs(np.asarray(o.noise, dtype=np.float64).ravel())
-    extra = tol.extra(rv.size)  # the low-precision sensitivity term (tol_dtype)
-    bound = tol.atol * scale + tol.rtol * mag + noise + extra
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(mag > 0, diff / np.where(mag > 0, mag, 1.0), np.where(diff > 0, np.inf, 0))
-    tol_abs = tol.atol * scale + float(np.max(noise + extra, initial=0))
-    return Comparison(diff, rel, bound, tol_abs, tol.rtol, float(np.max(extra, initial=0)))
+    dtype's sensitivity term, scale = max(1, max |a, r|) (1 where either holds a NaN).
+    ``tol_abs`` is the largest absolute part (noise and dtype term included); ``tol_dtype`` the
+    largest dtype term alone. Terms that are all zeros (no noise, no dtype term) are left out
+    of the sums: adding 0.0 to a sum of non-negative terms changes no bit."""
+    fa, fr = a.flat, r.flat
+    diff = np.abs(fa.v - fr.v)
+    mag = fr.mag
+    top = max(fa.top, fr.top) if fa.top == fa.top and fr.top == fr.top else math.nan
+    scale = max(1.0, top)  # Python's max keeps 1.0 against a NaN
+    sides = [NOISE_FACTOR * f.noise for f in (fa, fr) if f.noise is not None]
+    noise = sides[0] + sides[1] if len(sides) == 2 else sides[0] if sides else None
+    extra = None if tol.dtype_term is None else tol.extra(mag.size)  # the sensitivity term
+    bound = tol.atol * scale + tol.rtol * mag
+    if noise is not None:
+        bound = bound + noise
+    if extra is not None:
+        bound = bound + extra
+    if fr.finite and (positive := mag > 0).all():  # no 0/0 nor inf/inf to hide
+        rel = diff / mag
+    else:
+        positive = mag > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(positive, diff / np.where(positive, mag, 1.0),
+                           np.where(diff > 0, np.inf, 0))  # fmt: skip
+    floor = noise if extra is None else extra if noise is None else noise + extra
+    tol_abs = tol.atol * scale + (float(floor.max(initial=0)) if floor is not None else 0.0)
+    tol_dtype = float(extra.max(initial=0)) if extra is not None else 0.0
+    return Comparison(diff, rel, bound, tol_abs, tol.rtol, tol_dtype)
 
 
 def agreeing_pairs(results: Sequence[Outcome], tol: Tol) -> list[tuple[int, int]]:
@@ -80,20 +92,34 @@ def agreeing_pairs(results: Sequence[Outcome], tol: Tol) -> list[tuple[int, int]
 
 
 def _agreeing(results: Sequence[Outcome], tol: Tol) -> list[tuple[int, int]]:
-    v = np.stack([np.asarray(o.value, dtype=np.float64).ravel() for o in results])
+    flats = [o.flat for o in results]
+    v = np.stack([f.v for f in flats])
     n = v.shape[1]
-    top = np.max(np.abs(v), axis=1, initial=0.0)  # NaN where a result holds one
-    noise = np.stack([
-        NOISE_FACTOR * np.abs(np.asarray(o.noise, dtype=np.float64).ravel())
-        if o.noise is not None else np.zeros(n)
-        for o in results
-    ])  # fmt: skip
-    i, j = np.triu_indices(len(results), k=1)
+    top = np.array([f.top for f in flats])  # NaN where a result holds one
+    i, j = _pairs(len(results))
     # compare's scale: max(1, max |a, r|), Python's max keeping 1.0 against a NaN
     both = np.fmax(top[i], top[j])
     both[np.isnan(top[i]) | np.isnan(top[j])] = np.nan
-    scale = np.array([max(1.0, float(t)) for t in both])
-    bound = tol.atol * scale[:, None] + tol.rtol * np.abs(v[j]) + (noise[i] + noise[j])
-    bound = bound + tol.extra(n)
-    ok = np.all(np.abs(v[i] - v[j]) <= bound, axis=1)
-    return [(int(a), int(b)) for a, b, good in zip(i, j, ok, strict=True) if good]
+    scale = np.array([max(1.0, t) for t in both.tolist()])
+    mag = np.stack([f.mag for f in flats])
+    bound = tol.atol * scale[:, None] + tol.rtol * mag[j]
+    # the noise floors and the dtype term where there are any (0.0 added to a non-negative
+    # sum changes no bit)
+    if any(f.noise is not None for f in flats):
+        noise = np.stack([
+            NOISE_FACTOR * f.noise if f.noise is not None else np.zeros(n) for f in flats
+        ])  # fmt: skip
+        bound = bound + (noise[i] + noise[j])
+    if tol.dtype_term is not None:
+        bound = bound + tol.extra(n)
+    ok = (np.abs(v[i] - v[j]) <= bound).all(axis=1)
+    return [(a, b) for a, b, good in zip(i.tolist(), j.tolist(), ok.tolist(), strict=True) if good]
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs i < j of k results (np.triu_indices), computed once per k."""
+    i, j = np.triu_indices(k, k=1)
+    i.setflags(write=False)
+    j.setflags(write=False)
+    return i, j

@@ -31,9 +31,13 @@ def ranking(traits: Mapping[str, Traits]) -> Rank:
     """Preference among results as the reference: the backend's reference_rank, and a
     borrowed float64 oracle result before the same oracle's own lower-precision one."""
 
+    ranks: dict[str, tuple[int, int]] = {}  # asked for hundreds of times per case
+
     def rank(key: str) -> tuple[int, int]:
-        t = traits.get(key) or traits.get(base_name(key)) or Traits()
-        return (t.reference_rank, 0 if BORROWED in key else 1)
+        if key not in ranks:
+            t = traits.get(key) or traits.get(base_name(key)) or Traits()
+            ranks[key] = (t.reference_rank, 0 if BORROWED in key else 1)
+        return ranks[key]
 
     return rank
 
@@ -75,16 +79,14 @@ def triangulate(
     skip = set(non_voters)
     # Backends under audit are judged, not trusted: they never vote.
     voters = [o.key for o in usable if o.backend not in skip] or [usable[0].key]
-
-    def cluster(anchor: str) -> set[str]:
-        return {anchor} | {k for k in j.agreeing[anchor] if k in voters}
-
     j.voters = set(voters)
-    best = min(voters, key=lambda k: (-len(cluster(k)), rank(k)))
-    j.consensus = cluster(best)
+    # each voter's cluster: itself and the voters that agree with it
+    cluster = {k: {k} | {a for a in j.agreeing[k] if a in j.voters} for k in voters}
+    best = min(voters, key=lambda k: (-len(cluster[k]), rank(k)))
+    j.consensus = cluster[best]
     j.majority = len(j.consensus) * 2 > len(voters)
     if not j.majority and evidence:
-        backed = {frozenset(cluster(k)) for k in voters if evidence.get(k) is True}
+        backed = {frozenset(cluster[k]) for k in voters if evidence.get(k) is True}
         refuted = {k for k in voters if evidence.get(k) is False}
         if len(backed) == 1:
             (winner,) = backed

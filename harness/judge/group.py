@@ -64,7 +64,7 @@ def judge_group(
     evidence: Evidence,
 ) -> GroupJudgement:
     """Rows for every outcome of the group (its own backends, not the borrowed ones)."""
-    dtype = str(p.dtype)
+    dtype = p.dtype_name
     tol = Tol.lookup(dtype, q, case.tol).with_dtype_term(evidence.sensitivity)
     pool = {**outcomes, **borrowed}
     if undefined := nowhere_finite(case, q, p, pool):  # the case's fault, not a backend's
@@ -73,7 +73,7 @@ def judge_group(
                                         blame=CASE_BLAME if o.ok else _own(o))
                                for n, o in outcomes.items()])  # fmt: skip
     curves = {k: c for k, c in evidence.taylor.items() if k in pool and pool[k].ok}
-    slopes = {k: taylor_slope(p, None, c) for k, c in curves.items()}
+    slopes = _slopes(p, curves)
     supports = {k: supports_gradient(v) for k, v in slopes.items()}
     declared = {k for k in pool if evidence.declared.get(k) is not None}
     non_voters = {k for k in pool if not evidence.traits.get(k, Traits()).votes}
@@ -122,16 +122,15 @@ def _judge_one(
     out: GroupJudgement,
     method: str = "",
 ) -> dict:
-    dtype = str(p.dtype)
+    dtype = p.dtype_name
     ref_name, _, ref_dtype = ref.backend.partition("@")
     ref_dtype = ref_dtype or ref.dtype
     base = dict(reference=ref_name, reference_dtype=ref_dtype, shape=str(o.value.shape))
-    rv = np.asarray(ref.value, dtype=np.float64)
-    ov = np.asarray(o.value, dtype=np.float64)
-    bad = ~np.isfinite(ov) & np.isfinite(rv)
-    if bad.any():
-        idx = int(np.flatnonzero(bad.ravel())[0])
-        text = (f"non-finite {ov.ravel()[idx]} at {p.index_label(q, idx)} where "
+    ov, rv = o.flat.v, ref.flat.v  # flat float64
+    bad = None if o.flat.finite else ~np.isfinite(ov) & np.isfinite(rv)
+    if bad is not None and bad.any():
+        idx = int(np.flatnonzero(bad)[0])
+        text = (f"non-finite {ov[idx]} at {p.index_label(q, idx)} where "
                 f"{ref_name} is finite")  # fmt: skip
         # A declared discrepancy may show as NaN (e.g. 0·log 0): still expected, with reason.
         if exp is not None:
@@ -139,8 +138,9 @@ def _judge_one(
                             reason=f"{exp.reason} | {text}", blame=o.backend)  # fmt: skip
         return make_row(case, q, dtype, o.backend, "error", **base, reason=text, blame=o.backend)
     cmp = compare(o, ref, tol)
-    v = verdict(cmp.agrees, exp is not None)
-    who = blame(o.backend, cmp.agrees, j)
+    agrees = cmp.agrees
+    v = verdict(agrees, exp is not None)
+    who = blame(o.backend, agrees, j)
     w = cmp.worst
     label = p.index_label(q, w)
     x = p.input_value(q, w)
@@ -148,13 +148,13 @@ def _judge_one(
     if v != "pass":
         text = failure(
             case=case.name, quantity=q, method=method, dtype=dtype, shape=o.value.shape,
-            backend=o.backend, value=float(ov.ravel()[w]), reference=ref_name,
-            reference_value=float(rv.ravel()[w]), label=label, input_value=x,
-            err=float(cmp.abs_err[w]), bound=float(cmp.bound[w]), agrees=cmp.agrees, blame=who,
+            backend=o.backend, value=float(ov[w]), reference=ref_name,
+            reference_value=float(rv[w]), label=label, input_value=x,
+            err=float(cmp.abs_err[w]), bound=float(cmp.bound[w]), agrees=agrees, blame=who,
         )  # fmt: skip
         reason = text if exp is None else f"{exp.reason} | {text}"
         if QUANTITY[q].dense:  # a matrix: the HTML draws its heatmap
-            out.arrays[(case.name, q, dtype, o.backend)] = cmp.abs_err.reshape(ov.shape)
+            out.arrays[(case.name, q, dtype, o.backend)] = cmp.abs_err.reshape(o.value.shape)
             # its axes' names (rows, then columns), for the heatmap's ticks: W[0,1], not 1
             out.arrays[(case.name, f"{q} labels", dtype, o.backend)] = np.array(
                 [name for axis in p.axis_labels(q) for name in axis])  # fmt: skip
@@ -162,15 +162,15 @@ def _judge_one(
         for k in order:
             out.elements.append(dict(
                 case=case.name, quantity=q, dtype=dtype, backend=o.backend,
-                index=p.index_label(q, int(k)), value=ov.ravel()[k],
-                reference_value=rv.ravel()[k], abs_err=cmp.abs_err[k],
+                index=p.index_label(q, int(k)), value=ov[k],
+                reference_value=rv[k], abs_err=cmp.abs_err[k],
                 rel_err=cmp.rel_err[k], input_value=p.input_value(q, int(k)),
             ))  # fmt: skip
     return make_row(
         case, q, dtype, o.backend, v, **base,
         max_abs_err=cmp.max_abs, max_rel_err=cmp.max_rel, tol_abs=cmp.tol_abs,
         tol_rel=cmp.tol_rel, blame=who, reason=reason, worst_index=label, input_at_worst=x,
-        value_at_worst=ov.ravel()[w], reference_at_worst=rv.ravel()[w],
+        value_at_worst=ov[w], reference_at_worst=rv[w],
         noise_floor=_noise(o, ref), tol_dtype=cmp.tol_dtype if tol.dtype_term is not None else None,
     )  # fmt: skip
 
@@ -211,8 +211,11 @@ def vacuous_reason(
 def nowhere_finite(case: Case, q: str, p: Problem, pool: Mapping[str, Outcome]) -> str:
     """Why the case is at fault, or '': an element that no backend (of at least two) gives as a
     finite number, sqrt'(0) say, means the case is not differentiable at its inputs."""
-    got = {k: np.asarray(o.value, dtype=np.float64).ravel() for k, o in pool.items() if o.ok}
-    if len(got) < 2 or len({v.shape for v in got.values()}) > 1:
+    flats = {k: o.flat for k, o in pool.items() if o.ok}
+    if len(flats) < 2 or all(f.finite for f in flats.values()):  # the usual group
+        return ""
+    got = {k: f.v for k, f in flats.items()}
+    if len({v.shape for v in got.values()}) > 1:
         return ""
     nowhere = ~np.any(np.isfinite(np.stack(list(got.values()))), axis=0)
     if not nowhere.any():
@@ -247,5 +250,18 @@ def _by_evidence(row: dict, name: str, ref: Outcome, j: Judgement, slopes: dict)
 
 
 def _noise(o: Outcome, ref: Outcome) -> float:
-    vals = [np.max(np.abs(x.noise)) for x in (o, ref) if x.noise is not None and x.noise.size]
+    vals = [f.noise.max() for f in (o.flat, ref.flat) if f.noise is not None and f.noise.size]
     return float(max(vals)) if vals else 0.0
+
+
+def _slopes(p: Problem, curves: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Each curve's Taylor slope, fitted once per distinct curve (backends that agree to the
+    bit share one)."""
+    fitted: dict[bytes, float] = {}
+    out = {}
+    for k, c in curves.items():
+        key = c.tobytes()
+        if key not in fitted:
+            fitted[key] = taylor_slope(p, None, c)
+        out[k] = fitted[key]
+    return out
