@@ -393,9 +393,10 @@ class Runner:
         need_ref: bool,
         sens: Sensitivity,
     ) -> None:
-        """Each backend learns the case's cells up front (jax compiles them as one program):
-        the run's problems, the reference problem its oracles compute when the reference
-        dtype is not run, and the perturbed problems of the sensitivity term."""
+        """Each backend learns the case's cells up front (jax traces a program per dtype and
+        compiles them in the background): the run's problems, the reference problem its
+        oracles compute when the reference dtype is not run, and the perturbed problems of the
+        sensitivity term. The seconds it takes count as the backend's own."""
         for name, be in self.backends.items():
             if name in self.missing or name in self.broken:
                 continue
@@ -411,7 +412,9 @@ class Runner:
                 self._faulty[case.name, name] = f"{name}.applies() raised {fault}"
                 continue
             extra = [(p, [q for q in got if not dense_refusal(q, p)]) for p, got in extra]
+            t0 = time.perf_counter()
             _, fault = guarded(be.prepare, plan + [e for e in extra if e[1]])
+            self.timings[name] += time.perf_counter() - t0
             if fault:
                 self._faulty[case.name, name] = f"{name}.prepare() raised {fault}"
 
