@@ -19,7 +19,7 @@ import os
 import platform
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -29,7 +29,12 @@ from harness import cache
 
 KIND = "jax"
 _MIN_SECONDS = "jax_persistent_cache_min_compile_time_secs"
-_hits = [0]  # programs JAX's persistent cache gave, counted by its monitoring events
+#: programs JAX's persistent cache gave, counted by its monitoring events in the thread that
+#: compiled them (programs compile on several threads at once)
+_hits = threading.local()
+#: how many compilations want JAX's cache to write nothing, and the setting they replaced
+_quiet = {"users": 0, "saved": 0.0}
+_quiet_lock = threading.Lock()
 
 
 @functools.cache
@@ -47,21 +52,37 @@ def configure(jax: Any) -> None:
 
 def _count_hit(event: str, **_: Any) -> None:
     if event == "/jax/compilation_cache/cache_hits":
-        _hits[0] += 1
+        _hits.n = getattr(_hits, "n", 0) + 1
+
+
+@contextlib.contextmanager
+def _jax_cache_writes_nothing(jax: Any) -> Iterator[None]:
+    """JAX's persistent cache keeps no program while any such compilation runs (the setting
+    is process-wide: the first to start sets it, the last to end restores it)."""
+    with _quiet_lock:
+        if _quiet["users"] == 0:
+            _quiet["saved"] = getattr(jax.config, _MIN_SECONDS)
+            jax.config.update(_MIN_SECONDS, float("inf"))
+        _quiet["users"] += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet["users"] -= 1
+            if _quiet["users"] == 0:
+                jax.config.update(_MIN_SECONDS, _quiet["saved"])
 
 
 def compile_and_keep(jax: Any, lowered: Any, options: dict | None, name: str | None) -> Any:
-    """Compile `lowered`; with a `name`, afresh (JAX's cache neither gives nor keeps it) and
-    stored under that name."""
+    """Compile `lowered` (safe on several threads at once); with a `name`, afresh (JAX's
+    cache neither gives nor keeps it) and stored under that name."""
     if name is None:
         return lowered.compile(compiler_options=options) if options else lowered.compile()
-    before, old = _hits[0], getattr(jax.config, _MIN_SECONDS)
-    with contextlib.ExitStack() as undo:
-        jax.config.update(_MIN_SECONDS, float("inf"))  # JAX's cache writes none of these
-        undo.callback(jax.config.update, _MIN_SECONDS, old)
+    before = getattr(_hits, "n", 0)
+    with _jax_cache_writes_nothing(jax):
         compiled = lowered.compile(compiler_options=options) if options else lowered.compile()
-    if _hits[0] == before:  # an entry an older harness left in JAX's cache is not kept
-        store(name, compiled)
+    if getattr(_hits, "n", 0) == before:  # an entry an older harness left in JAX's cache
+        store(name, compiled)  # is not kept
     return compiled
 
 
