@@ -136,8 +136,8 @@ class Jax(Dispatched):
     def _lower(
         self, build: Callable, args: tuple, what: tuple, p: Problem, out: Any
     ) -> Callable[[], Any]:
-        """Trace and lower now (or load the program from the project cache): the function
-        returned compiles it."""
+        """Trace and lower now (or read the program from the project cache): the function
+        returned compiles (or loads) it."""
         t0 = time.perf_counter()
         jax = self._import()
         size = sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(args))
@@ -151,24 +151,41 @@ class Jax(Dispatched):
         if jax_programs.cacheable(self, p.fn):
             what = (*what, str(p.dtype), p.wrt, p.names)
             name = jax_programs.program_key(jax, what, p.fn, args, options)
-            loaded = jax_programs.load(jax, name, args, out)
-            if loaded is not None:
+            blob = jax_programs.read(name)
+            if blob is not None:  # loading leaves Python free too: done where compiling is
+
+                def load() -> Any:
+                    t1 = time.perf_counter()
+                    loaded = jax_programs.from_blob(jax, blob, args, out)
+                    if loaded is None:  # a damaged or foreign entry: compiled afresh
+                        return self._compiled_now(jax, build, args, options, name)
+                    with self._counting:
+                        self.timings["load_s"] += time.perf_counter() - t1
+                        self.timings["programs"] += 1
+                        self.timings["programs_cached"] += 1
+                    return loaded
+
                 self.timings["load_s"] += time.perf_counter() - t0
-                self.timings["programs"] += 1
-                self.timings["programs_cached"] += 1
-                return lambda: loaded
+                return load
         lowered = lower_inlined(jax, build(), args)
         self.timings["trace_s"] += time.perf_counter() - t0
+        return lambda: self._compiled_now(jax, lowered, None, options, name)
 
-        def finish() -> Any:  # XLA leaves Python free: programs compile side by side
-            t1 = time.perf_counter()
-            compiled = jax_programs.compile_and_keep(jax, lowered, options, name)
-            with self._counting:
-                self.timings["compile_s"] += time.perf_counter() - t1
-                self.timings["programs"] += 1
-            return compiled
-
-        return finish
+    def _compiled_now(
+        self, jax: Any, lowered: Any, args: tuple | None, options: dict | None, name: str | None
+    ) -> Any:
+        """`lowered` compiled (XLA leaves Python free: programs compile side by side); with
+        `args`, `lowered` is the function that builds it, traced and lowered first."""
+        t0 = time.perf_counter()
+        if args is not None:
+            lowered = lower_inlined(jax, lowered(), args)
+        t1 = time.perf_counter()
+        compiled = jax_programs.compile_and_keep(jax, lowered, options, name)
+        with self._counting:
+            self.timings["trace_s"] += t1 - t0
+            self.timings["compile_s"] += time.perf_counter() - t1
+            self.timings["programs"] += 1
+        return compiled
 
     def _impl(self, quantity: str, p: Problem) -> Callable:
         jax = self._import()

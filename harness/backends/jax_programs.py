@@ -127,11 +127,13 @@ def _jaxlib_version() -> str:
     return jaxlib.__version__
 
 
-def load(jax: Any, name: str, args: tuple, out_tree: Any) -> Callable | None:
-    """The compiled program stored under `name`, or None (absent, or it would not load)."""
-    blob = cache.read(KIND, name)
-    if blob is None:
-        return None
+def read(name: str) -> bytes | None:
+    """The compiled program stored under `name`, as stored (None: absent)."""
+    return cache.read(KIND, name)
+
+
+def from_blob(jax: Any, blob: bytes, args: tuple, out_tree: Any) -> Callable | None:
+    """A stored program loaded for `args`, or None (it would not load)."""
     from jax.experimental import serialize_executable
 
     in_tree = jax.tree_util.tree_structure((args, {}))
