@@ -233,11 +233,12 @@ class Jax(Dispatched):
         return impl
 
     def _args(self, p: Problem, probe: np.ndarray) -> tuple:
-        jnp = self._import().numpy
-        x = jnp.asarray(p.flatten(p.args), dtype=p.dtype)
-        consts = {n: jnp.asarray(a) for n, a in p.args.items() if n not in p.wrt}
-        u = jnp.asarray(p.cotangent, dtype=p.dtype)
-        return x, consts, u, jnp.asarray(probe, dtype=p.dtype)
+        """A program's arguments as numpy arrays of the cell's dtype (the program copies them
+        to its device; a jax array made first would cost a transfer of its own per array)."""
+        x = np.asarray(p.flatten(p.args), dtype=p.dtype)
+        consts = {n: np.asarray(a) for n, a in p.args.items() if n not in p.wrt}
+        u = np.asarray(p.cotangent, dtype=p.dtype)
+        return x, consts, u, np.asarray(probe, dtype=p.dtype)
 
     def compute(self, quantity: str, p: Problem) -> np.ndarray:
         jax = self._import()
@@ -323,7 +324,7 @@ class Jax(Dispatched):
 
     def _bundle_args(self, p: Problem) -> tuple:
         x, c, u, v = self._args(p, p.tangent)
-        return x, c, u, v, self._import().numpy.asarray(p.direction, dtype=p.dtype)
+        return x, c, u, v, np.asarray(p.direction, dtype=p.dtype)
 
     def _run_bundle(self, p: Problem, quantities: tuple[str, ...]) -> dict[str, np.ndarray]:
         """`p`'s program run: compiled in prepare's background (waited for), else now."""
