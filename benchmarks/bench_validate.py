@@ -4,8 +4,9 @@ Each repeat runs ``python -m harness validate --seed 0 --out TMP`` in a fresh pr
 included: that is what a user waits for) and reads the run's own breakdown from its
 metadata.json: seconds per backend (its prepare included), JAX's trace and load seconds (inside
 jax's share) and compile seconds (on a thread of their own, beside the other backends: only
-what jax's cells wait for is in its share), and the runner's time; the rest of the wall time is start-up and writing the reports; the
-runner's time outside the backends is the judging (``judge_and_rest_s``). Variants, in this
+what jax's cells wait for is in its share), and the runner's time; the rest of the wall time
+is start-up and writing the reports; the runner's time outside the backends is the judging
+(``judge_and_rest_s``). Variants, in this
 order within each repeat (so that the neighbours' load hits all of them alike):
 
   cache off       HARNESS_CACHE_DIR=off: what every run paid before the project cache
