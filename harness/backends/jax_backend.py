@@ -98,7 +98,7 @@ class Jax(Dispatched):
         self._compiling: dict[tuple, Future] = {}
         self._plan: dict[int, tuple[Problem, tuple[str, ...]]] = {}
         self._results: dict[int, dict[str, np.ndarray] | None] = {}
-        self._counting = threading.Lock()  # compilations finish on several threads
+        self._counting = threading.Lock()  # guards timings: see _count
         #: seconds spent tracing/lowering and compiling, apart from running (reported apart)
         self.timings: dict[str, float] = defaultdict(float)
 
@@ -158,34 +158,30 @@ class Jax(Dispatched):
                     t1 = time.perf_counter()
                     loaded = jax_programs.from_blob(jax, blob, args, out)
                     if loaded is None:  # a damaged or foreign entry: compiled afresh
-                        return self._compiled_now(jax, build, args, options, name)
-                    with self._counting:
-                        self.timings["load_s"] += time.perf_counter() - t1
-                        self.timings["programs"] += 1
-                        self.timings["programs_cached"] += 1
+                        lowered = lower_inlined(jax, build(), args)
+                        self._count(trace_s=time.perf_counter() - t1)
+                        return self._compiled_now(jax, lowered, options, name)
+                    self._count(load_s=time.perf_counter() - t1, programs=1, programs_cached=1)
                     return loaded
 
-                self.timings["load_s"] += time.perf_counter() - t0
+                self._count(load_s=time.perf_counter() - t0)
                 return load
         lowered = lower_inlined(jax, build(), args)
-        self.timings["trace_s"] += time.perf_counter() - t0
-        return lambda: self._compiled_now(jax, lowered, None, options, name)
+        self._count(trace_s=time.perf_counter() - t0)
+        return lambda: self._compiled_now(jax, lowered, options, name)
 
-    def _compiled_now(
-        self, jax: Any, lowered: Any, args: tuple | None, options: dict | None, name: str | None
-    ) -> Any:
-        """`lowered` compiled (XLA leaves Python free: programs compile side by side); with
-        `args`, `lowered` is the function that builds it, traced and lowered first."""
+    def _compiled_now(self, jax: Any, lowered: Any, options: dict | None, name: str | None) -> Any:
+        """`lowered` compiled (XLA leaves Python free: programs compile side by side)."""
         t0 = time.perf_counter()
-        if args is not None:
-            lowered = lower_inlined(jax, lowered(), args)
-        t1 = time.perf_counter()
         compiled = jax_programs.compile_and_keep(jax, lowered, options, name)
-        with self._counting:
-            self.timings["trace_s"] += t1 - t0
-            self.timings["compile_s"] += time.perf_counter() - t1
-            self.timings["programs"] += 1
+        self._count(compile_s=time.perf_counter() - t0, programs=1)
         return compiled
+
+    def _count(self, **amounts: float) -> None:
+        """Add to `timings` (compilations and loads finish on several threads)."""
+        with self._counting:
+            for k, v in amounts.items():
+                self.timings[k] += v
 
     def _impl(self, quantity: str, p: Problem) -> Callable:
         jax = self._import()
