@@ -69,8 +69,10 @@ class Runner:
         for name in backend_names:
             self._start(name, given, isolate)
         self.traits: dict[str, Traits] = {n: self._traits(n) for n in self.backends}
-        #: each (case, backend)'s second derivatives at the diagnosis points, computed once
-        self._points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        #: each (case, backend, seed)'s second derivatives at the diagnosis points, computed once
+        self._points: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+        #: and the diagnosis fitted to them, by dtype of the row
+        self._diagnoses: dict[tuple[tuple[str, str, int], str], str] = {}
         #: oracle outcomes computed once and recalled (in the process; for registry cases,
         #: across runs through the project cache)
         self.memo = OracleMemo()
@@ -459,12 +461,15 @@ class Runner:
         """Append the second-order diagnosis to a non-pass second-order row of a composite."""
         if not diagnosis.wanted(case, row["quantity"], row["verdict"]):
             return
-        key = (case.name, row["backend"])
+        key = (case.name, row["backend"], self.seed)
         if key not in self._points:
             points = [self._second_derivative(self.backends[key[1]], case, s)
                       for s in diagnosis.seeds(self.seed)]  # fmt: skip
             self._points[key] = [pt for pt in points if pt is not None]
-        text = diagnosis.diagnose(self._points[key], case.composition, row["dtype"])
+        if (key, row["dtype"]) not in self._diagnoses:  # a fit: the same for every run
+            found = diagnosis.diagnose(self._points[key], case.composition, row["dtype"])
+            self._diagnoses[key, row["dtype"]] = found
+        text = self._diagnoses[key, row["dtype"]]
         if text:
             row["reason"] = f"{row['reason']} | {text}"
 
