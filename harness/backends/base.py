@@ -86,7 +86,7 @@ class Backend:
     #: (harness.check's subject) sets True.
     self_checks: ClassVar[bool | None] = None
     #: True when ``prepare`` starts work that runs beside the other backends (jax compiles
-    #: the case's program on a thread of its own): the runner then asks for this backend's
+    #: the case's programs on a thread of their own): the runner then asks for this backend's
     #: cells of a case after the other backends', so that the work overlaps theirs.
     prepares_ahead: ClassVar[bool] = False
 

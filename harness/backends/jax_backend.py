@@ -59,7 +59,7 @@ def lower_inlined(jax: Any, fn: Callable, args: tuple) -> Any:
     functions (jnp.sum, jax.nn.log_softmax, ...) are then traced inline rather than as nested
     programs, each differentiated, partially evaluated and transposed on its own (most of a
     cold trace), and XLA gets one flat program: the same operations and bit-identical
-    results, in about a third less trace, lower and compile time on the registry's networks.
+    results, in about a fifth less trace, lower and compile time on the registry's networks.
     A function that fails so (one that needs jit) is lowered as it is."""
 
     def inlined(*a: Any) -> Any:
