@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -13,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.backends import jax_programs
+from harness.backends import jax_programs, jax_twin
 from harness.backends.base import Backend, Dispatched, Problem
 from harness.backends.jax_namespace import JaxNamespace
 from harness.vocabulary import QUANTITY
@@ -38,6 +40,8 @@ FAST_COMPILE = {
     "xla_cpu_parallel_codegen_split_count": 1,
 }
 FAST_COMPILE_LIMIT = 4096  # input elements
+#: the ids of this process's JAX backends in the twin process
+_CLIENTS = itertools.count()
 
 
 def _traces(quantities: Sequence[str]) -> list[str]:
@@ -99,6 +103,12 @@ class Jax(Dispatched):
         self._plan: dict[int, tuple[Problem, tuple[str, ...]]] = {}
         self._results: dict[int, dict[str, np.ndarray] | None] = {}
         self._counting = threading.Lock()  # guards timings: see _count
+        #: the twin process (jax_twin): this backend's id there, the programs it holds and
+        #: where the planned problems' results will come from (ticket, index)
+        self._twin: jax_twin.Twin | None = None
+        self._client: int | None = None
+        self._twin_keys: set[tuple] = set()
+        self._remote: dict[int, tuple[int, int]] = {}
         #: seconds spent tracing/lowering and compiling, apart from running (reported apart)
         self.timings: dict[str, float] = defaultdict(float)
 
@@ -259,10 +269,12 @@ class Jax(Dispatched):
         part once, but its compilation could not start before every dtype was traced, and
         XLA's time grows faster than the program (lstm_l2_b14_c16 took 600 s instead of 90):
         so it is one per case and dtype, which the perturbed inputs of the low-precision term
-        share with the problem of their dtype."""
+        share with the problem of their dtype. Every program but the first goes to the twin
+        process (jax_twin) where it can: traced there beside this process's tracing."""
         self._plan = {id(p): (p, tuple(qs)) for p, qs in plan if qs}
         self._results = {}
-        for p, qs in self._plan.values():
+        here = self._to_twin(list(self._plan.values()))
+        for p, qs in here:
             key = self._bundle_key(p, qs)
             if key in self._compiled or key in self._compiling:
                 continue
@@ -273,6 +285,62 @@ class Jax(Dispatched):
             self._compiling[key] = jax_programs.in_background(
                 lambda k=key, f=finish: self._keep(k, f)
             )
+
+    def _to_twin(self, plan: list[tuple[Problem, tuple[str, ...]]]) -> list:
+        """Hand the twin process (jax_twin) every program of the plan but the first, and
+        the problems that run them; the rest of the plan, computed here, is returned."""
+        if self._remote:  # an earlier case's results that no cell asked for
+            self._twin.forget(sorted({t for t, _ in self._remote.values()}))
+            self._remote = {}
+        if (len(plan) < 2 or self.platform != "cpu" or not jax_twin.travels(plan[0][0].fn)
+                or (twin := self._twin_started()) is None):  # fmt: skip
+            return plan
+        first = None
+        here, there = [], []
+        for p, qs in plan:
+            key = self._bundle_key(p, qs)
+            first = key if first is None and key not in self._twin_keys else first
+            local = key in self._compiled or key in self._compiling
+            if key in self._twin_keys or (key != first and not local):
+                there.append((p, qs, key))
+            else:
+                here.append((p, qs))
+        ticket = twin.submit(self._client, type(self), [(p, qs) for p, qs, _ in there])
+        if ticket is None:
+            return plan
+        self._twin_keys.update(key for *_, key in there)
+        self._remote = {id(p): (ticket, i) for i, (p, _, _) in enumerate(there)}
+        return here
+
+    def _twin_started(self) -> jax_twin.Twin | None:
+        """The twin, once it is ready (it is started at the first case, and stays)."""
+        twin = jax_twin.get(type(self))
+        if twin is not self._twin:  # the first case, or a new process (forked from this one)
+            self._twin, self._client, self._twin_keys = twin, None, set()
+        if twin is None or twin.dead:
+            self._twin_keys.clear()  # a twin that died: its programs are compiled here
+            return None
+        if self._client is None and twin.ready():
+            self._client = next(_CLIENTS)
+            weakref.finalize(self, twin.drop, self._client)
+        return twin if self._client is not None else None
+
+    def _from_twin(self, p: Problem, quantities: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """`p`'s results from the twin (waited for); its fault is found out here, where the
+        program is then computed as if there were no twin."""
+        ticket, index = self._remote[id(p)]
+        status, value, spent = self._twin.result(ticket, index)
+        self._count(**spent, twin=1)
+        if status == "ok":
+            return value
+        self._twin_keys.discard(self._bundle_key(p, quantities))
+        return self._run_bundle(p, quantities)
+
+    def bundle_results(self, p: Problem, quantities: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """The results of `p`'s program for `quantities` (what the twin computes)."""
+        jax = self._import()
+        with jax.default_device(jax.devices(self.platform)[0]):
+            return self._run_bundle(p, quantities)
 
     @staticmethod
     def _bundle_key(p: Problem, quantities: tuple[str, ...]) -> tuple:
@@ -302,7 +370,8 @@ class Jax(Dispatched):
         p = entry[0]
         if id(p) not in self._results:
             try:
-                self._results[id(p)] = self._run_bundle(p, entry[1])
+                run = self._from_twin if id(p) in self._remote else self._run_bundle
+                self._results[id(p)] = run(p, entry[1])
             except Exception:  # the cells compute one by one, each reporting its own fault
                 self._results[id(p)] = None
         got = self._results[id(p)]

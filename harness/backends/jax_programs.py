@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import platform
+import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -155,15 +156,32 @@ def store(name: str, compiled: Any) -> None:
 
 
 def in_background(work: Callable[[], Any]) -> Future:
-    """`work()` on a daemon thread (a run that stops never waits for a compilation)."""
+    """`work()` on a daemon thread (a run that stops never waits for a compilation): an idle
+    one kept from earlier work, else a new one, so that every program compiles at once
+    (starting a thread waits for it to be scheduled: about a millisecond on a busy machine)."""
     done: Future = Future()
+    _jobs.put((work, done))
+    with _idle_lock:
+        if _idle[0]:
+            _idle[0] -= 1  # that thread takes it (or another idle one: the count is the same)
+            return done
+    threading.Thread(target=_compiler, name="harness-jax-compile", daemon=True).start()
+    return done
 
-    def run() -> None:
+
+_jobs: queue.SimpleQueue = queue.SimpleQueue()
+_idle = [0]  # threads waiting for work, each already promised to the next job
+_idle_lock = threading.Lock()
+
+
+def _compiler() -> None:
+    while True:
+        work, done = _jobs.get()
         done.set_running_or_notify_cancel()
         try:
             done.set_result(work())
         except BaseException as e:  # handed to the cell that waits for it
             done.set_exception(e)
-
-    threading.Thread(target=run, name="harness-jax-compile", daemon=True).start()
-    return done
+        del work, done  # a finished program is its backend's, not this thread's
+        with _idle_lock:
+            _idle[0] += 1

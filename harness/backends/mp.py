@@ -310,7 +310,7 @@ class _Bound:
         x = self.x0.copy()
         for i, k in moves:
             if i == self.p.n:
-                x = x + (k * h) * w
+                x = x + w * (k * h)  # array first: mpf * array would try to convert it
             else:
                 x[i] = x[i] + k * h
         return x
@@ -388,7 +388,7 @@ class MpMath(Dispatched):
     def _jvp(self, b: _Bound) -> Any:
         self._afford("jvp", b)
         v = b.probe("tangent")
-        d = stencil(b.ctx, lambda t: b.f(b.x0 + t * v), 1)
+        d = stencil(b.ctx, lambda t: b.f(b.x0 + v * t), 1)
         return np.asarray(d, dtype=object).reshape(b.p.out_shape)
 
     def _hessian(self, b: _Bound) -> Any:

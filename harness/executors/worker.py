@@ -29,6 +29,7 @@ WORKER_ENV: dict[str, str] = {
     "HARNESS_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
+    "HARNESS_JAX_TWIN": "0",  # no second JAX process per worker (harness.backends.jax_twin)
 }
 
 
