@@ -68,6 +68,7 @@ def test_the_twin_computes_the_second_dtype_and_every_result_is_the_same(twin, m
     assert jax.timings["twin"] == 1  # the float32 program was the twin's
     again = runner.run_case(case, DTYPES, QUANTITIES)
     assert jax.timings["twin"] == 2  # and stays the twin's
+    assert twin.dead is None
     monkeypatch.setenv(jax_twin.ENV, "0")
     alone, rows_here, elems_here = _run(case)
     assert "twin" not in alone.backends["jax"].timings
@@ -89,6 +90,7 @@ def test_the_twins_arrays_are_this_processs_bit_for_bit(twin, name):
         for q in QUANTITIES:
             np.testing.assert_array_equal(there.compute(q, p), here.compute(q, p), strict=True)
     assert there.timings["twin"] == 1 and "twin" not in here.timings
+    assert twin.dead is None
 
 
 def test_low_precision_problems_and_their_perturbed_inputs_travel_together(twin, monkeypatch):
@@ -98,6 +100,7 @@ def test_low_precision_problems_and_their_perturbed_inputs_travel_together(twin,
     dtypes = ("float64", "float32", "float16", "bfloat16")
     runner, rows, _ = _run(case, dtypes)
     assert runner.backends["jax"].timings["twin"] >= len(dtypes) - 1
+    assert twin.dead is None
     monkeypatch.setenv(jax_twin.ENV, "0")
     _same(rows, _run(case, dtypes)[1])
 
