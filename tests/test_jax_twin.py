@@ -111,7 +111,25 @@ def _refuses_f32(xp, x):
     return xp.sin(x) * x
 
 
-def test_a_program_the_twin_cannot_trace_is_computed_here_with_its_own_fault(twin, monkeypatch):
+@pytest.fixture
+def travelling(monkeypatch):
+    """This module's cases go to the twin too (it imports this module by name)."""
+    monkeypatch.setattr(jax_twin, "TRAVELLING", ("harness.", "tests."))
+
+
+def test_a_users_case_module_stays_here(twin):
+    """Imported again in the twin, a user's module could hold other module-level state."""
+    case = Case(name="twin_users", fn=_refuses_f32, family="t", inputs={"x": scalar()},
+                doc="x sin x, which jax may not trace in float32.")  # fmt: skip
+    runner, rows, _ = _run(case)
+    assert "twin" not in runner.backends["jax"].timings
+    assert {r["verdict"] for r in rows if r["dtype"] == "float64"} == {"pass"}
+    assert twin.dead is None
+
+
+def test_a_program_the_twin_cannot_trace_is_computed_here_with_its_own_fault(
+    twin, travelling, monkeypatch
+):
     case = Case(name="twin_refuses_f32", fn=_refuses_f32, family="t", inputs={"x": scalar()},
                 doc="x sin x, which jax may not trace in float32.")  # fmt: skip
     runner, rows, _ = _run(case)
@@ -172,10 +190,10 @@ def test_a_twin_that_dies_with_an_order_out_costs_nothing_but_time(twin, monkeyp
     _same(again, rows_here)
 
 
-def test_an_order_the_twin_cannot_rebuild_is_computed_here(twin):
+def test_an_order_the_twin_cannot_rebuild_is_computed_here(twin, travelling):
     """A function of a module that exists only in this process travels by reference, and the
     twin, unable to import it, says so: the program is then computed here."""
-    ghost = types.ModuleType("harness_test_ghost")
+    ghost = types.ModuleType("tests.ghost_of_a_module")
     exec("def f(xp, x):\n    return xp.sum(xp.exp(x) * x)\n", ghost.__dict__)
     sys.modules[ghost.__name__] = ghost
     try:

@@ -12,9 +12,9 @@ arrays, bit for bit; only where its work is done differs.
 
 It is used where it can help and is safe, and the program is computed in the harness process
 otherwise: on the CPU with at least two cores; for the harness's own JAX backend with none of
-its functions replaced (a test's monkeypatch, a subclass elsewhere); for a case that travels by
-reference (a module-level function; a case defined by a lambda does not); once the twin has
-started (its first seconds are spent importing JAX, so a run's first case is computed here).
+its functions replaced (a test's monkeypatch, a subclass elsewhere); for the harness's own
+cases (a user's case module, imported again there, might hold other module-level state); once
+the twin has started (its first seconds go to importing JAX: a run's first case is here).
 A twin that dies, or a program it cannot rebuild or run, is computed here as if there were no
 twin: a fault is then the harness process's own, with its usual text. HARNESS_JAX_TWIN=0 turns
 it off (the parallel executors do: their workers already share the cores).
@@ -87,9 +87,17 @@ _IGNORED = frozenset({
 
 
 def travels(fn: Any) -> bool:
-    """Whether a case's function can reach the twin: a module's, found by its name (the twin
-    is started only for such a case: a closure, as harness.check makes, never gets there)."""
-    return isinstance(fn, types.FunctionType) and _function_ref(fn) is not None
+    """Whether a case's function goes to the twin: one of the harness's own cases (a module
+    of the package, found by its name). A user's case module stays here: importing it again
+    in the twin could give it other module-level state (weights drawn unseeded at import), and
+    its programs would then compute another function. (The twin is started only for such a
+    case: harness.check's closures never get there.)"""
+    return (isinstance(fn, types.FunctionType) and fn.__module__.startswith(TRAVELLING)
+            and _function_ref(fn) is not None)  # fmt: skip
+
+
+#: the modules whose cases go to the twin (the package's; a test adds its own)
+TRAVELLING: tuple[str, ...] = ("harness.",)
 
 
 def wanted() -> bool:
@@ -216,6 +224,8 @@ class Twin:
         """Hand `plan` (problems and their quantities) to the twin's instance of `cls` for
         `client`; a ticket for the results, or None (not ready, or it cannot travel)."""
         if not plan or not self.ready() or not pristine(cls):
+            return None
+        if not all(travels(p.fn) for p, _ in plan):
             return None
         if fingerprint() != self._fingerprint:
             return None
