@@ -9,17 +9,21 @@ Two figures per case:
   first check   the first time the case is checked in the process: JAX's caches are cleared
                 and the harness gets a fresh Runner, so both sides pay their compilation (the
                 anchors' eager JAX compiles op by op, the harness one program per dtype, compiled
-                on a thread of its own while its other backends compute)
+                on a thread of its own while its other backends compute; the float32 one is
+                traced, compiled and run in the JAX twin process, harness.backends.jax_twin,
+                whose Python is not this one's: the twin gets a fresh backend for a fresh
+                Runner, so it traces and compiles too)
   steady state  the same check again, caches warm (a rerun under pytest): compiled programs
                 are reused, and the oracles' cells (fd, mp) are recalled rather than computed
                 (harness.memo: they do not depend on the engine under test)
   new seed      the same check at another seed, in the same process: programs reused, every
                 cell computed afresh (the anchors' side reruns its own check, as it has no
                 seed: its cost does not depend on the inputs)
-Library start-up (imports, torch's and JAX's first-call set-up) is paid once, on a warm-up case
-that is not measured. Rounds alternate the order of the two sides; figures are medians. The
-project cache is off (HARNESS_CACHE_DIR=off, unless set): a first check compiles on both sides,
-rather than loading what an earlier run compiled (the warm ``make validate`` is bench_validate's).
+Library start-up (imports, torch's and JAX's first-call set-up, the JAX twin's start) is paid
+once, on a warm-up case that is not measured. Rounds alternate the order of the two sides;
+figures are medians. The project cache is off (HARNESS_CACHE_DIR=off, unless set): a first
+check compiles on both sides, rather than loading what an earlier run compiled (the warm
+``make validate`` is bench_validate's).
 torch runs on one intra-op thread on both sides (HARNESS_THREADS=1, as a harness command).
 
 Run: ``python -m benchmarks.bench_anchors`` (writes reports/bench/anchors.csv).
@@ -184,11 +188,17 @@ def measure(case: Any, rounds: int) -> dict[str, Any]:
 
 def warm_up() -> None:
     """Library start-up, paid once and not measured: imports, torch's lazy modules, JAX's
-    backend, the harness's backends."""
+    backend, the harness's backends, the JAX twin (waited for: a run's later cases get it)."""
+    from harness.backends import jax_twin
+    from harness.backends.jax_backend import Jax
     from harness.library import load_cases
 
     case = load_cases()[WARMUP_CASE]
     measure(case, 1)
+    twin, waited = jax_twin.get(Jax), 0.0
+    while twin is not None and not twin.ready() and not twin.dead and waited < 60:
+        time.sleep(0.05)
+        waited += 0.05
 
 
 def run(cases: tuple[str, ...] = CASES, rounds: int = 3) -> pd.DataFrame:
