@@ -101,8 +101,12 @@ TRAVELLING: tuple[str, ...] = ("harness.",)
 
 
 def wanted() -> bool:
-    """Whether this process may use a twin: not turned off, and a second core to run it on."""
-    return os.environ.get(ENV, "1") != "0" and (os.cpu_count() or 1) >= 2
+    """Whether this process may use a twin: not turned off, and a second core to run it on
+    (of those this process may run on, where the system says)."""
+    if os.environ.get(ENV, "1") == "0":
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) >= 2
 
 
 def pristine(cls: type) -> bool:
@@ -167,7 +171,7 @@ class Twin:
                 [sys.executable, "-c", code], pass_fds=(to_child, from_child), env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-        except OSError as e:
+        except (OSError, ValueError) as e:  # (no pass_fds where there are no fork and exec)
             self.dead = f"the JAX twin could not start: {describe(e)}"
             for fd in (to_child, from_parent, to_parent, from_child):
                 os.close(fd)
