@@ -59,7 +59,10 @@ def taylor_slope(p: Problem, grad: np.ndarray, remainders: np.ndarray | None = N
     keep = np.isfinite(rs) & (rs > floor)
     if keep.sum() < 3:
         return float("nan")
-    return float(np.polyfit(np.log(hs[keep]), np.log(rs[keep]), 1)[0])
+    # the least-squares line's slope in closed form (np.polyfit's, at a tenth of its cost)
+    x, y = np.log(hs[keep]), np.log(rs[keep])
+    dx = x - x.mean()
+    return float(dx @ (y - y.mean()) / (dx @ dx))
 
 
 def supports_gradient(slope: float) -> bool | None:
