@@ -111,7 +111,8 @@ def wanted() -> bool:
 
 def pristine(cls: type) -> bool:
     """`cls` and every function the twin would run are the package's own (none replaced)."""
-    spaces = [vars(k) for k in cls.__mro__] + [vars(sys.modules[m]) for m in MODULES]
+    spaces = [vars(k) for k in cls.__mro__] + [vars(sys.modules[m]) for m in MODULES
+                                               if m in sys.modules]  # fmt: skip
     seen = _checked.get(cls)
     if (seen is not None and len(seen) == len(spaces)  # as checked: every entry still there
             and all(len(ns) == n and all(ns.get(k) is v for k, v in kept)
@@ -158,28 +159,28 @@ class Twin:
         when it is ready)."""
         if self._proc is not None or self.dead:
             return
-        to_child, from_parent = os.pipe()
-        to_parent, from_child = os.pipe()
+        child_reads, parent_writes = os.pipe()  # orders
+        parent_reads, child_writes = os.pipe()  # replies
         package_parent = str(Path(__file__).resolve().parents[2])
         code = (
             f"import sys; sys.path.insert(0, {package_parent!r}); "
-            f"from harness.backends.jax_twin import serve; serve({to_child}, {from_child})"
+            f"from harness.backends.jax_twin import serve; serve({child_reads}, {child_writes})"
         )
         env = {**os.environ, ENV: "0", "JAX_PLATFORMS": "cpu"}  # it computes on the CPU only
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", code], pass_fds=(to_child, from_child), env=env,
+                [sys.executable, "-c", code], pass_fds=(child_reads, child_writes), env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         except (OSError, ValueError) as e:  # (no pass_fds where there are no fork and exec)
             self.dead = f"the JAX twin could not start: {describe(e)}"
-            for fd in (to_child, from_parent, to_parent, from_child):
+            for fd in (child_reads, parent_writes, parent_reads, child_writes):
                 os.close(fd)
             return
-        os.close(to_child)
-        os.close(from_child)
-        self._out = Connection(from_parent, readable=False)
-        self._in = Connection(to_parent, writable=False)
+        os.close(child_reads)
+        os.close(child_writes)
+        self._out = Connection(parent_writes, readable=False)
+        self._in = Connection(parent_reads, writable=False)
         try:
             self._out.send_bytes(pickle.dumps(("hello", list(sys.path), pickle.dumps(cls))))
         except OSError:
