@@ -364,12 +364,12 @@ def serve(rfd: int, wfd: int) -> None:  # pragma: no cover - runs in the twin pr
         _, ticket, client, payload = order
         try:
             cls, plan = pickle.loads(payload)
+            be = clients.get(client)
+            if be is None or type(be) is not cls:
+                be = clients[client] = cls()
         except BaseException as e:  # a case that cannot be rebuilt here: computed there
             replies.send_bytes(pickle.dumps((ticket, -1, "fault", describe(e), {})))
             continue
-        be = clients.get(client)
-        if be is None or type(be) is not cls:
-            be = clients[client] = cls()
         _run(be, ticket, plan, replies)
 
 
