@@ -31,7 +31,14 @@ from harness.interrupt import (
 )
 from harness.judge import diagnosis, selfcheck
 from harness.judge.consensus import BORROWED, base_name
-from harness.judge.group import CASE_BLAME, Evidence, judge_group, zero_under
+from harness.judge.group import (
+    CASE_BLAME,
+    Evidence,
+    GroupJudgement,
+    judge_group,
+    judgement_key,  # fmt: skip
+    zero_under,
+)
 from harness.judge.taylor import line as taylor_line
 from harness.judge.taylor import taylor_remainders
 from harness.memo import OracleMemo
@@ -40,6 +47,9 @@ from harness.registry import Case, Expect
 from harness.results import ArrayKey, RunResult, make_row, tidy, tidy_elements
 from harness.tolerances import Tol, perturbed, sensitivity
 from harness.vocabulary import DTYPES, LOW_PRECISION, QUANTITIES, QUANTITY, REFERENCE_DTYPE
+
+#: How many group judgements a runner keeps for a check run again (the oldest dropped first).
+JUDGEMENTS_KEPT = 1024
 
 
 class Runner:
@@ -73,6 +83,8 @@ class Runner:
         self._points: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
         #: and the diagnosis fitted to them, by dtype of the row
         self._diagnoses: dict[tuple[tuple[str, str, int], str], str] = {}
+        #: the judgements of the last groups, by everything the judge read (judgement_key)
+        self._judgements: dict[tuple, tuple[Case, GroupJudgement]] = {}
         #: oracle outcomes computed once and recalled (in the process; for registry cases,
         #: across runs through the project cache)
         self.memo = OracleMemo()
@@ -193,13 +205,36 @@ class Runner:
                 evidence = self._evidence(case, q, p, {**outcomes, **borrowed})
                 if d in LOW_PRECISION:
                     evidence.sensitivity = self._sensitivity(sens, q, d, reference[q])
-                judged = judge_group(case, q, p, outcomes, borrowed, evidence)
+                judged = self._judged(case, q, p, outcomes, borrowed, evidence)
                 for row in judged.rows:
                     self._diagnose(case, row)
                 self.arrays.update(judged.arrays)
                 rows += judged.rows
                 elems += judged.elements
         return rows, elems
+
+    def _judged(
+        self,
+        case: Case,
+        q: str,
+        p: Problem,
+        outcomes: Mapping[str, Outcome],
+        borrowed: Mapping[str, Outcome],
+        evidence: Evidence,
+    ) -> GroupJudgement:
+        """The group's judgement: recalled when the very same outcomes and evidence come
+        again (a check run again, whose backends returned the same bytes: the judge is a
+        function of them alone), else judged. The rows are copies: the runner adds to them."""
+        key = judgement_key(case, q, p, outcomes, borrowed, evidence)
+        kept = self._judgements.get(key)
+        if kept is None or kept[0] is not case:
+            kept = self._judgements[key] = (case, judge_group(case, q, p, outcomes, borrowed,
+                                                              evidence))  # fmt: skip
+            if len(self._judgements) > JUDGEMENTS_KEPT:
+                del self._judgements[next(iter(self._judgements))]
+        got = kept[1]
+        return GroupJudgement([dict(r) for r in got.rows], [dict(e) for e in got.elements],
+                              dict(got.arrays))  # fmt: skip
 
     def _compute(
         self,

@@ -7,6 +7,7 @@ calls a backend. A verdict can therefore be computed, and tested, from hand-made
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -108,6 +109,40 @@ def judge_group(
             out.arrays.pop((case.name, "taylor", dtype, name), None)
         out.rows.append(row)
     return out
+
+
+def judgement_key(
+    case: Case,
+    q: str,
+    p: Problem,
+    outcomes: Mapping[str, Outcome],
+    borrowed: Mapping[str, Outcome],
+    evidence: Evidence,
+) -> tuple:
+    """Everything :func:`judge_group` reads, exactly (arrays by their bytes): the same key,
+    the same judgement. The case by identity (a Case is frozen): the caller keeps it."""
+    return (
+        id(case), q, p.dtype_name, p.wrt, p.out_shape, p.digest(),
+        tuple(_outcome_key(k, o) for k, o in outcomes.items()),
+        tuple(_outcome_key(k, o) for k, o in borrowed.items()),
+        tuple((k, repr(v)) for k, v in evidence.declared.items()),
+        tuple(evidence.traits.items()), tuple(evidence.methods.items()),
+        tuple((k, _bytes_key(v)) for k, v in evidence.taylor.items()),
+        tuple(_outcome_key(k, o) for k, o in evidence.probes.items()),
+        _bytes_key(evidence.sensitivity),
+    )  # fmt: skip
+
+
+def _outcome_key(name: str, o: Outcome) -> tuple:
+    return (name, o.backend, o.dtype, o.status, o.reason, _bytes_key(o.value),
+            _bytes_key(o.noise))  # fmt: skip
+
+
+def _bytes_key(a: np.ndarray | None) -> tuple | None:
+    if a is None:
+        return None
+    a = np.ascontiguousarray(a)
+    return (a.dtype.str, a.shape, hashlib.blake2b(a.tobytes(), digest_size=16).digest())
 
 
 def _judge_one(
