@@ -17,6 +17,7 @@ from harness.library import load_cases
 from harness.problem import make_problem
 from harness.registry import Case, array, scalar
 from harness.runner import Runner
+from tests.rows import assert_same_rows
 
 pytest.importorskip("jax")
 
@@ -49,17 +50,6 @@ def _run(case, dtypes=DTYPES, quantities=QUANTITIES, **backends):
     return runner, rows, elems
 
 
-def _same(a: list[dict], b: list[dict]) -> None:
-    assert len(a) == len(b)
-    for x, y in zip(a, b, strict=True):
-        assert x.keys() == y.keys()
-        for k in x:
-            if isinstance(x[k], float) and np.isnan(x[k]):
-                assert isinstance(y[k], float) and np.isnan(y[k]), k
-            else:
-                assert x[k] == y[k], (k, x[k], y[k])
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_the_twin_computes_the_second_dtype_and_every_result_is_the_same(twin, monkeypatch, name):
     case = load_cases()[name]
@@ -72,9 +62,9 @@ def test_the_twin_computes_the_second_dtype_and_every_result_is_the_same(twin, m
     monkeypatch.setenv(jax_twin.ENV, "0")
     alone, rows_here, elems_here = _run(case)
     assert "twin" not in alone.backends["jax"].timings
-    _same(rows, rows_here)
-    _same(again[0], rows_here)
-    _same(elems, elems_here)
+    assert_same_rows(rows, rows_here)
+    assert_same_rows(again[0], rows_here)
+    assert_same_rows(elems, elems_here)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -102,7 +92,7 @@ def test_low_precision_problems_and_their_perturbed_inputs_travel_together(twin,
     assert runner.backends["jax"].timings["twin"] >= len(dtypes) - 1
     assert twin.dead is None
     monkeypatch.setenv(jax_twin.ENV, "0")
-    _same(rows, _run(case, dtypes)[1])
+    assert_same_rows(rows, _run(case, dtypes)[1])
 
 
 def _refuses_f32(xp, x):
@@ -141,7 +131,7 @@ def test_a_program_the_twin_cannot_trace_is_computed_here_with_its_own_fault(
         else:
             assert r["verdict"] == "error" and "refuses jax in float32" in r["reason"], (q, r)
     monkeypatch.setenv(jax_twin.ENV, "0")
-    _same(rows, _run(case)[1])
+    assert_same_rows(rows, _run(case)[1])
 
 
 def test_a_case_made_by_a_lambda_stays_here(twin):
@@ -186,8 +176,8 @@ def test_a_twin_that_dies_with_an_order_out_costs_nothing_but_time(twin, monkeyp
     again = runner.run_case(case, DTYPES, QUANTITIES)[0]  # and afterwards, no twin at all
     monkeypatch.setenv(jax_twin.ENV, "0")
     rows_here = _run(case)[1]
-    _same(rows, rows_here)
-    _same(again, rows_here)
+    assert_same_rows(rows, rows_here)
+    assert_same_rows(again, rows_here)
 
 
 def test_an_order_the_twin_cannot_rebuild_is_computed_here(twin, travelling):

@@ -10,6 +10,7 @@ from harness.backends import get
 from harness.backends.inhouse import InHouse
 from harness.library import load_cases
 from harness.runner import Runner
+from tests.rows import assert_same_rows
 
 DTYPES = ("float64", "float32")
 QUANTITIES = ("value", "grad", "jvp", "hvp")
@@ -31,18 +32,6 @@ class Drifting(InHouse):
     def grad(self, p):
         g = super().grad(p)
         return g * np.asarray(1.01, dtype=g.dtype) if self.runs > 1 else g
-
-
-def _same(a: list[dict], b: list[dict]) -> bool:
-    """Row for row equal, NaN equal to NaN."""
-
-    def cell(x, y) -> bool:
-        nan = isinstance(x, float) and isinstance(y, float) and np.isnan(x) and np.isnan(y)
-        return nan or x == y
-
-    return len(a) == len(b) and all(
-        x.keys() == y.keys() and all(cell(x[k], y[k]) for k in x) for x, y in zip(a, b, strict=True)
-    )
 
 
 def _verdicts(rows):
@@ -70,7 +59,8 @@ def test_the_same_check_again_gives_the_same_rows_each_the_callers_own():
         r["verdict"] = "scribbled"
     elems.clear()
     again, elems_again = runner.run_case(case, DTYPES, QUANTITIES)
-    assert _same(again, kept)
+    assert_same_rows(again, kept)
     assert elems_again  # the naive rule fails: its worst elements are listed again
     fresh, fresh_elems = Runner(dict(runner.backends), seed=0).run_case(case, DTYPES, QUANTITIES)
-    assert _same(again, fresh) and _same(elems_again, fresh_elems)
+    assert_same_rows(again, fresh)
+    assert_same_rows(elems_again, fresh_elems)
